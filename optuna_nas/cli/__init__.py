@@ -1,0 +1,5 @@
+"""The ``optuna-nas`` command."""
+
+from optuna_nas.cli._main import build_parser, main
+
+__all__ = ["build_parser", "main"]

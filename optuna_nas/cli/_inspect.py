@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from optuna_nas.encoding import Architecture
+from optuna_nas.networks import build_network
+from optuna_nas.search import _attrs
+from optuna_nas.training import load_weights
+
+
+def storage_from_url(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna storage for a URL; RDB URLs get a heartbeat so dead workers' trials fail."""
+    if url.startswith(("sqlite:", "postgresql", "mysql")):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        except Exception as exc:  # SQLAlchemy raises many kinds for a bad URL or a dead server
+            raise ValueError(f"cannot open storage {url!r}: {exc}") from None
+    raise ValueError(
+        f"unsupported storage URL {url!r}; use sqlite:///file.db, postgresql://... or mysql://..."
+    )
+
+
+def open_study(args: argparse.Namespace) -> optuna.Study:
+    storage = storage_from_url(args.storage)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    name = args.study_name
+    if name is None:
+        if len(names) != 1:
+            raise ValueError(f"--study-name is required; studies in {args.storage}: {names}")
+        name = names[0]
+    if name not in names:
+        raise ValueError(f"no study {name!r} in {args.storage}; studies: {names}")
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def front_table(study: optuna.Study) -> Table:
+    """The Pareto front as a rich table, sorted by the first objective."""
+    names = study.metric_names or [f"value{i}" for i in range(len(study.directions))]
+    table = Table(title=f"Pareto front of {study.study_name}")
+    for column in ("trial", *names, "test acc", "architecture"):
+        table.add_column(column)
+    for trial in sorted(study.best_trials, key=lambda t: t.values[0]):
+        test = trial.user_attrs.get("test_accuracy")
+        table.add_row(
+            str(trial.number),
+            *(f"{v:.4g}" for v in trial.values),
+            "" if test is None else f"{test:.4f}",
+            trial.user_attrs.get("arch_str", str(trial.params)),
+        )
+    return table
+
+
+def run_front(args: argparse.Namespace) -> int:
+    Console().print(front_table(open_study(args)))
+    return 0
+
+
+class Normalize(nn.Module):
+    """Maps images in [0, 1] to the normalisation the network was trained with."""
+
+    def __init__(self, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def run_export(args: argparse.Namespace) -> int:
+    study = open_study(args)
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number == args.trial]
+    if not trials:
+        raise ValueError(f"study {study.study_name!r} has no trial {args.trial}.")
+    trial = trials[0]
+    artifact_id = trial.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
+    if artifact_id is None:
+        raise ValueError(
+            f"trial {trial.number} ({trial.state.name}) has no weights artifact to export."
+        )
+    arch = Architecture.from_json(trial.user_attrs[_attrs.ARCH_JSON])
+    shape = tuple(study.user_attrs[_attrs.STUDY_INPUT_SHAPE])
+    classes = int(study.user_attrs[_attrs.STUDY_NUM_CLASSES])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights_path = out / "weights.safetensors"
+    if weights_path.exists():
+        weights_path.unlink()
+    download_artifact(artifact_store=FileSystemArtifactStore(args.artifact_dir),
+                      file_path=str(weights_path), artifact_id=artifact_id)  # fmt: skip
+    model = build_network(arch, shape[0], classes)
+    model.load_state_dict(load_weights(weights_path))
+    norm = study.user_attrs[_attrs.STUDY_NORMALIZATION]
+    exported = nn.Sequential(Normalize(norm["mean"], norm["std"]), model).eval()
+    example = torch.rand(2, *shape)
+    with warnings.catch_warnings():
+        # TorchScript is deprecated in favour of torch.export, but is what most serving
+        # stacks still load; we write both.
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.trace(exported, example).save(str(out / "model.torchscript.pt"))
+    program = torch.export.export(
+        exported, (example,), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},)
+    )
+    torch.export.save(program, str(out / "model.pt2"))
+    (out / "architecture.json").write_text(arch.to_json() + "\n")
+    meta = {
+        "study": study.study_name,
+        "trial": trial.number,
+        "values": dict(zip(study.metric_names or [], trial.values or [], strict=False)),
+        "input_shape": list(shape),
+        "num_classes": classes,
+        "input": "float images in [0, 1], shape (N, C, H, W); normalisation is built in",
+        "architecture": str(arch),
+        "load": "torch.jit.load('model.torchscript.pt') or "
+        "torch.export.load('model.pt2').module() -- both need only torch",
+    }
+    (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"exported trial {trial.number} to {os.fspath(out)}: "
+          "model.torchscript.pt, model.pt2, weights.safetensors, architecture.json, model.json")  # fmt: skip
+    return 0

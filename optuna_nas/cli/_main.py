@@ -1,0 +1,110 @@
+"""``optuna-nas``: search, show the Pareto front, export a trial."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+DEFAULT_STORAGE = "sqlite:///optuna_nas.db"
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+
+
+def _str_list(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="optuna-nas", description="Multi-objective neural architecture search on Optuna."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    search = sub.add_parser("search", help="run (or resume) a search")
+    search.add_argument("--space", choices=["nb201", "darts"], default="nb201")
+    search.add_argument("--dataset", default="fashion-mnist", help="registered dataset name")
+    search.add_argument("--data-root", default=None, help="where datasets are (or go)")
+    search.add_argument(
+        "--objectives",
+        type=_str_list,
+        default=["error", "params"],
+        help="comma-separated registered objectives (default error,params)",
+    )
+    search.add_argument("--sampler", default="nsga2", help="random, tpe, nsga2")
+    search.add_argument(
+        "--n-trials",
+        type=int,
+        default=20,
+        help="finished trials the study should have (resuming counts old ones)",
+    )
+    search.add_argument("--timeout", type=float, default=None, help="seconds for this run")
+    search.add_argument("--epochs", type=int, default=3)
+    search.add_argument("--batch-size", type=int, default=256)
+    search.add_argument("--lr", type=float, default=0.08)
+    search.add_argument(
+        "--channels",
+        type=_int_list,
+        default=None,
+        help="allowed first-stage channels, e.g. 8,16 (default: the space's)",
+    )
+    search.add_argument(
+        "--cells",
+        type=_int_list,
+        default=None,
+        help="allowed cells per stage, e.g. 1,2 (default: the space's)",
+    )
+    search.add_argument("--nodes", type=int, default=4, help="DARTS intermediate nodes")
+    search.add_argument("--train-size", type=int, default=None, help="use this many train images")
+    search.add_argument("--val-size", type=int, default=5000, help="validation images")
+    search.add_argument("--test-size", type=int, default=None, help="use this many test images")
+    _storage_args(search)
+    search.add_argument("--artifact-dir", default="artifacts", help="where trial weights go")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    search.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    search.add_argument("--no-progress", action="store_true", help="plain log lines only")
+
+    front = sub.add_parser("front", help="print the Pareto front of a study")
+    _storage_args(front)
+
+    export = sub.add_parser("export", help="export a trial's model")
+    _storage_args(export)
+    export.add_argument("--trial", type=int, required=True, help="trial number")
+    export.add_argument("--out", required=True, help="output directory")
+    export.add_argument("--artifact-dir", default="artifacts")
+    return parser
+
+
+def _storage_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})"
+    )
+    parser.add_argument(
+        "--study-name", default=None, help="study name (search default: nas-<space>-<dataset>)"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "search":
+            from optuna_nas.cli._search import run_search
+
+            return run_search(args)
+        from optuna_nas.cli._inspect import run_export, run_front
+
+        return run_front(args) if args.command == "front" else run_export(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"optuna-nas {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

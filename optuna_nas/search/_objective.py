@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import optuna
+import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
+
+from optuna_nas.data import ImageData, load_data
+from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
+from optuna_nas.search import _attrs
+from optuna_nas.training import (
+    TrainConfig,
+    TrainingDiverged,
+    evaluate,
+    load_weights,
+    save_weights,
+    train,
+    transfer_weights,
+)
+
+if TYPE_CHECKING:
+    from optuna.artifacts._protocol import ArtifactStore
+
+_logger = logging.getLogger(__name__)
+
+
+class NASObjective:
+    """An Optuna objective that trains the suggested architecture.
+
+    Each call: suggest an architecture (``space.suggest``), build it, warm-start it
+    from its parent trial's weights if a sampler set one, train it with the shared
+    recipe, record everything in storage, upload the trained weights (safetensors)
+    as an artifact of the trial, and return the objective values in the order of
+    ``study.metric_names``.
+
+    Parameters
+    ----------
+    space:
+        The search space.
+    data:
+        An :class:`~optuna_nas.data.ImageData` or the name of a registered dataset.
+    objectives:
+        Registered objective names, e.g. ``["error", "params"]``.
+    train_config:
+        The training recipe (default :class:`~optuna_nas.training.TrainConfig`).
+    artifact_store:
+        Where the weights go: any Optuna artifact store. ``None`` stores them in
+        ``./artifacts``; ``False`` keeps no weights (children cannot inherit).
+
+    Notes
+    -----
+    Known failures end the trial as FAIL without stopping the study: a diverging
+    loss and running out of memory return NaN (Optuna's FAIL), with the reason in
+    the user attr ``fail_reason``.
+
+    Examples
+    --------
+    >>> space = NB201Space(channels=8, cells=1)                     # doctest: +SKIP
+    >>> objective = NASObjective(space, "fashion-mnist", ["error", "params"])
+    >>> study = optuna_nas.create_study(["error", "params"])
+    >>> study.optimize(objective, n_trials=20)
+    """
+
+    def __init__(
+        self,
+        space: BaseSpace,
+        data: ImageData | str,
+        objectives: Sequence[str] = ("error", "params"),
+        train_config: TrainConfig | None = None,
+        artifact_store: ArtifactStore | None | bool = None,
+    ) -> None:
+        if not isinstance(space, BaseSpace):
+            raise ValueError(f"space must be an optuna_nas space, got {type(space).__name__}.")
+        self.space = space
+        self.objectives = [get_objective(name) for name in objectives]
+        if not self.objectives:
+            raise ValueError("objectives must name at least one objective.")
+        if len({o.name for o in self.objectives}) != len(self.objectives):
+            raise ValueError(f"objectives has duplicates: {list(objectives)}.")
+        self.train_config = train_config or TrainConfig()
+        self.data = load_data(data) if isinstance(data, str) else data
+        if artifact_store is None:
+            os.makedirs("artifacts", exist_ok=True)
+            artifact_store = FileSystemArtifactStore("artifacts")
+        self.artifact_store = artifact_store or None
+        self.epoch_callbacks: list[Callable[[optuna.Trial, int, float], None]] = []
+        """Called as ``fn(trial, epoch, val_accuracy)`` after every epoch (progress displays)."""
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    def check_study(self, study: optuna.Study) -> list[str]:
+        """The metric order to return; ``ValueError`` if the study does not fit."""
+        names = study.metric_names or self.metric_names
+        if sorted(names) != sorted(self.metric_names):
+            raise ValueError(
+                f"study {study.study_name!r} has metric names {names} but the objective "
+                f"computes {self.metric_names}; create the study with "
+                f"optuna_nas.create_study({self.metric_names})."
+            )
+        by_name = {o.name: o for o in self.objectives}
+        for name, direction in zip(names, study.directions, strict=True):
+            expected = by_name[name].direction
+            if direction.name.lower() != expected:
+                raise ValueError(
+                    f"study {study.study_name!r}: objective {name!r} must be {expected}d, but the "
+                    f"study direction is {direction.name.lower()}; create the study with "
+                    f"optuna_nas.create_study({self.metric_names})."
+                )
+        return names
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        names = self.check_study(trial.study)
+        self._record_study(trial.study)
+        arch = self.space.suggest(trial)
+        data = self.data
+        shape, classes = data.input_shape, data.num_classes
+        trial.set_user_attr(_attrs.ARCH_JSON, arch.to_json())
+        trial.set_user_attr("arch_str", str(arch))
+        trial.set_user_attr("fingerprint", arch.fingerprint)
+        trial.set_user_attr("params", count_params(arch, shape, classes))
+        trial.set_user_attr("flops", count_flops(arch, shape, classes))
+        latency = measure_latency(arch, shape, classes)
+        trial.set_user_attr("latency_ms", latency.milliseconds)
+        trial.set_user_attr(
+            "latency_setup",
+            f"batch {latency.batch_size}, {latency.threads} thread(s), {latency.device}",
+        )
+
+        values: dict[str, float] = {}
+        try:
+            accuracy = self._train(trial, arch, names)
+        except TrainingDiverged as exc:
+            return self._fail(trial, f"diverged: {exc}", len(names))
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            return self._fail(trial, f"out of memory: {exc}".splitlines()[0][:500], len(names))
+        except RuntimeError as exc:
+            if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
+                raise
+            return self._fail(trial, f"out of memory: {exc}".splitlines()[0][:500], len(names))
+        values["error"] = 1.0 - accuracy
+        values["accuracy"] = accuracy
+        for objective in self.objectives:
+            if objective.cheap:
+                values[objective.name] = objective.evaluate(arch, shape, classes)
+        result = tuple(values[name] for name in names)
+        return result[0] if len(result) == 1 else result
+
+    # ------------------------------------------------------------------ steps
+    def _train(self, trial: optuna.Trial, arch: Architecture, names: list[str]) -> float:
+        data, config = self.data, self.train_config
+        start = time.perf_counter()
+        model = None
+        try:
+            model = self.space.build(arch, data.input_shape[0], data.num_classes)
+            teacher = self._inherit(trial, model)
+            build_seconds = time.perf_counter() - start
+            curve: list[float] = []
+            reported = names[0] if len(names) == 1 and names[0] in ("error", "accuracy") else None
+
+            def on_epoch(epoch: int, accuracy: float) -> None:
+                curve.append(accuracy)
+                trial.set_user_attr("val_curve", curve)
+                for callback in self.epoch_callbacks:
+                    callback(trial, epoch, accuracy)
+                if reported is not None:
+                    trial.report(accuracy if reported == "accuracy" else 1 - accuracy, epoch)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
+
+            if teacher is not None:
+                distill = train(model, data, replace(config, epochs=max(1, config.epochs // 4)),
+                                teacher=teacher)  # fmt: skip
+                trial.set_user_attr("distill_val_accuracy", distill.val_accuracy)
+                del teacher
+            result = train(model, data, config, on_epoch=on_epoch)
+            test_accuracy = evaluate(model, data, "test", config)
+            trial.set_user_attr("val_accuracy", result.val_accuracy)
+            trial.set_user_attr("test_accuracy", test_accuracy)
+            trial.set_user_attr("epochs", result.epochs)
+            trial.set_user_attr("train_seconds", result.seconds)
+            trial.set_user_attr("build_seconds", build_seconds)
+            trial.set_user_attr("images_per_second", result.images_per_second)
+            self._upload(trial, model)
+            return result.val_accuracy
+        finally:
+            del model
+            _release_memory()
+
+    def _inherit(self, trial: optuna.Trial, model: torch.nn.Module) -> torch.nn.Module | None:
+        """Load the parent's weights if a sampler named one; returns a teacher to distil from."""
+        system = _attrs.fresh_system_attrs(trial)
+        parent_number = system.get(_attrs.PARENT_TRIAL)
+        if parent_number is None:
+            return None
+        trial.set_user_attr("parent_trial", parent_number)
+        trial.set_user_attr("operator", system.get(_attrs.OPERATOR))
+        try:
+            parent = _attrs.trial_by_number(trial.study, int(parent_number))
+            state = self._download_weights(parent)
+        except (ValueError, KeyError, ArtifactNotFound, OSError) as exc:
+            # A lost parent costs the warm start, never the trial.
+            trial.set_user_attr("inheritance", f"failed, trained from scratch: {exc}"[:500])
+            _logger.warning("trial %d: parent weights unavailable (%s)", trial.number, exc)
+            return None
+        report = transfer_weights(state, model)
+        trial.set_user_attr("inheritance", report.summary())
+        if not system.get(_attrs.DISTILL):
+            return None
+        teacher = self.space.build(
+            Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON]),
+            self.data.input_shape[0],
+            self.data.num_classes,
+        )
+        teacher.load_state_dict(state)
+        return teacher
+
+    def _download_weights(self, parent: optuna.trial.FrozenTrial) -> dict[str, torch.Tensor]:
+        artifact_id = parent.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
+        if self.artifact_store is None or artifact_id is None:
+            raise KeyError(f"trial {parent.number} has no weights artifact")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "parent.safetensors"
+            download_artifact(
+                artifact_store=self.artifact_store, file_path=str(path), artifact_id=artifact_id
+            )
+            return load_weights(path)
+
+    def _upload(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
+        if self.artifact_store is None:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"trial-{trial.number}.safetensors"
+            save_weights(model, path)
+            artifact_id = upload_artifact(
+                artifact_store=self.artifact_store,
+                file_path=str(path),
+                study_or_trial=trial,
+                mimetype="application/octet-stream",
+            )
+        trial.set_user_attr(_attrs.WEIGHTS_ARTIFACT, artifact_id)
+
+    def _record_study(self, study: optuna.Study) -> None:
+        if _attrs.STUDY_SPACE in study.user_attrs:
+            return
+        study.set_user_attr(_attrs.STUDY_SPACE, repr(self.space))
+        study.set_user_attr(_attrs.STUDY_INPUT_SHAPE, list(self.data.input_shape))
+        study.set_user_attr(_attrs.STUDY_NUM_CLASSES, self.data.num_classes)
+        study.set_user_attr(_attrs.STUDY_DATASET, self.data.name)
+        study.set_user_attr(_attrs.STUDY_TRAIN_CONFIG, json.dumps(self.train_config.to_dict()))
+        study.set_user_attr(
+            _attrs.STUDY_NORMALIZATION, {"mean": list(self.data.mean), "std": list(self.data.std)}
+        )
+
+    @staticmethod
+    def _fail(trial: optuna.Trial, reason: str, n_values: int) -> float | tuple[float, ...]:
+        trial.set_user_attr("fail_reason", reason)
+        _logger.warning("trial %d failed: %s", trial.number, reason)
+        # Optuna records a NaN result as FAIL and carries on with the study.
+        return math.nan if n_values == 1 else (math.nan,) * n_values
+
+
+def _release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
