@@ -46,7 +46,7 @@ def make_space(args: argparse.Namespace) -> BaseSpace:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     for name in args.objectives:
         get_objective(name)  # unknown names fail before any data or training
     if args.n_trials < 1:
@@ -75,9 +75,12 @@ def run_search(args: argparse.Namespace) -> int:
     )
     if remaining > 0:
         _optimize(study, objective, remaining, args, console)
-    console.print(front_table(study))
-    artifact_hint = f" --artifact-dir {args.artifact_dir}"
-    console.print(f"Open the dashboard: [bold]optuna-dashboard {args.storage}{artifact_hint}[/]")
+    out = Console(soft_wrap=True)
+    out.print(front_table(study))
+    out.print(
+        f"Open the dashboard: [bold]optuna-dashboard {args.storage} "
+        f"--artifact-dir {args.artifact_dir}[/]"
+    )
     return 0
 
 

@@ -272,7 +272,7 @@ def _synthetic(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         x = np.stack(
             [templates[c, :, i : i + size, j : j + size] for c, i, j in zip(y, dx, dy, strict=True)]
         )
-        x = x + rng.normal(scale=1.0, size=x.shape)
+        x = x + rng.normal(scale=0.6, size=x.shape)
         return np.clip(128 + 40 * x, 0, 255).astype(np.uint8), y
 
     train_x, train_y = draw(2400)

@@ -24,7 +24,8 @@ class Architecture:
 
     Equality and ``hash`` compare the canonical form (see :meth:`canonical`): two
     encodings of the same network are equal. :meth:`to_dict` keeps the encoding as
-    given, so a round trip through JSON or Optuna params is lossless.
+    given (except that an NB201 node lists its edges by input, the only order it
+    has), so a round trip through JSON, Optuna params or tokens is lossless.
 
     Parameters
     ----------
@@ -223,6 +224,9 @@ def _parse_cell(rule: CellRule, cell: Any, name: str) -> Cell:
                     f"{where}: needs exactly one edge from each of nodes {list(range(index))}, "
                     f"got inputs {inputs}."
                 )
+            # One edge per input: list them by input, the only order params, tokens
+            # and arch strings can express, so every round trip is lossless.
+            edges = tuple(sorted(edges, key=lambda edge: edge[1]))
         elif len(edges) != 2 or inputs[0] == inputs[1]:
             raise ValueError(
                 f"{where}: needs exactly two edges from two distinct earlier nodes, got {list(edges)}."

@@ -85,7 +85,8 @@ class BaseSpace(abc.ABC):
         missing = [name for name in decisions if name not in params]
         if missing:
             hint = ""
-            if params and not any(name in decisions for name in params):
+            cell_decisions = self._cell_decisions()
+            if params and not any(name in cell_decisions for name in params):
                 hint = (
                     f" None of the given params ({sorted(params)[:4]}...) belong to this space: "
                     "were they produced by a different space?"

@@ -136,30 +136,33 @@ class NASObjective:
         trial.set_user_attr(_attrs.ARCH_JSON, arch.to_json())
         trial.set_user_attr("arch_str", str(arch))
         trial.set_user_attr("fingerprint", arch.fingerprint)
-        trial.set_user_attr("params", count_params(arch, shape, classes))
-        trial.set_user_attr("flops", count_flops(arch, shape, classes))
-        latency = measure_latency(arch, shape, classes)
-        trial.set_user_attr("latency_ms", latency.milliseconds)
-        trial.set_user_attr(
-            "latency_setup",
-            f"batch {latency.batch_size}, {latency.threads} thread(s), {latency.device}",
-        )
-
-        values: dict[str, float] = {}
+        values: dict[str, float] = {
+            "params": count_params(arch, shape, classes),
+            "flops": count_flops(arch, shape, classes),
+        }
+        trial.set_user_attr("params", values["params"])
+        trial.set_user_attr("flops", values["flops"])
         try:
+            latency = measure_latency(arch, shape, classes)
+            values["latency"] = latency.milliseconds
+            trial.set_user_attr("latency_ms", latency.milliseconds)
+            trial.set_user_attr(
+                "latency_setup",
+                f"batch {latency.batch_size}, {latency.threads} thread(s), {latency.device}",
+            )
             accuracy = self._train(trial, arch, names)
         except TrainingDiverged as exc:
             return self._fail(trial, f"diverged: {exc}", len(names))
         except (torch.OutOfMemoryError, MemoryError) as exc:
-            return self._fail(trial, f"out of memory: {exc}".splitlines()[0][:500], len(names))
+            return self._fail(trial, f"out of memory: {exc}", len(names))
         except RuntimeError as exc:
             if "can't allocate memory" not in str(exc) and "out of memory" not in str(exc):
                 raise
-            return self._fail(trial, f"out of memory: {exc}".splitlines()[0][:500], len(names))
+            return self._fail(trial, f"out of memory: {exc}", len(names))
         values["error"] = 1.0 - accuracy
         values["accuracy"] = accuracy
         for objective in self.objectives:
-            if objective.cheap:
+            if objective.name not in values:  # user-registered cheap objectives
                 values[objective.name] = objective.evaluate(arch, shape, classes)
         result = tuple(values[name] for name in names)
         return result[0] if len(result) == 1 else result
@@ -170,6 +173,7 @@ class NASObjective:
         start = time.perf_counter()
         model = None
         try:
+            torch.manual_seed(config.seed)  # the same architecture starts from the same weights
             model = self.space.build(arch, data.input_shape[0], data.num_classes)
             teacher = self._inherit(trial, model)
             build_seconds = time.perf_counter() - start
@@ -272,6 +276,7 @@ class NASObjective:
 
     @staticmethod
     def _fail(trial: optuna.Trial, reason: str, n_values: int) -> float | tuple[float, ...]:
+        reason = reason.splitlines()[0][:500]
         trial.set_user_attr("fail_reason", reason)
         _logger.warning("trial %d failed: %s", trial.number, reason)
         # Optuna records a NaN result as FAIL and carries on with the study.

@@ -1,0 +1,1 @@
+"""Benchmark harnesses (not part of the installed package); run from the repository root."""
