@@ -12,9 +12,9 @@ import optuna_nas
 torch.set_num_threads(2)
 
 space = optuna_nas.NB201Space(channels=8, cells=1)
-data = optuna_nas.load_data("fashion-mnist", train_size=10_000, val_size=2_000, test_size=2_000)
+data = optuna_nas.load_data("fashion-mnist", train_size=12_000, val_size=2_000, test_size=2_000)
 objective = optuna_nas.NASObjective(
-    space, data, objectives=["error", "params"], train_config=optuna_nas.TrainConfig(epochs=3)
+    space, data, objectives=["error", "params"], train_config=optuna_nas.TrainConfig(epochs=4, batch_size=128)
 )
 study = optuna_nas.create_study(
     ["error", "params"],
@@ -23,7 +23,7 @@ study = optuna_nas.create_study(
     # Any Optuna sampler searches the space: try TPESampler or RandomSampler.
     sampler=optuna.samplers.NSGAIISampler(population_size=8, seed=0),
 )
-study.optimize(objective, n_trials=12)
+study.optimize(objective, n_trials=16)
 
 for trial in sorted(study.best_trials, key=lambda t: t.values[0]):
     error, params = trial.values

@@ -64,7 +64,10 @@ def front_table(study: optuna.Study) -> Table:
 
 
 def run_front(args: argparse.Namespace) -> int:
-    Console().print(front_table(open_study(args)))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # keep architecture strings whole in logs and pipes
+    console.print(front_table(open_study(args)))
     return 0
 
 

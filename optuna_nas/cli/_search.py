@@ -75,7 +75,7 @@ def run_search(args: argparse.Namespace) -> int:
     )
     if remaining > 0:
         _optimize(study, objective, remaining, args, console)
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, width=None if console.is_terminal else 200)
     out.print(front_table(study))
     out.print(
         f"Open the dashboard: [bold]optuna-dashboard {args.storage} "
