@@ -16,6 +16,13 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
 
 
+def _size(text: str) -> int | float:
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}") from None
+
+
 def _str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
@@ -61,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--nodes", type=int, default=4, help="DARTS intermediate nodes")
     search.add_argument("--train-size", type=int, default=None, help="use this many train images")
-    search.add_argument("--val-size", type=int, default=5000, help="validation images")
+    search.add_argument(
+        "--val-size",
+        type=_size,
+        default=0.1,
+        help="validation images: a count, or a fraction like 0.1 (default)",
+    )
     search.add_argument("--test-size", type=int, default=None, help="use this many test images")
     _storage_args(search)
     search.add_argument("--artifact-dir", default="artifacts", help="where trial weights go")

@@ -47,6 +47,7 @@ def make_space(args: argparse.Namespace) -> BaseSpace:
 
 def run_search(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in args.objectives:
         get_objective(name)  # unknown names fail before any data or training
     if args.n_trials < 1:
@@ -58,12 +59,12 @@ def run_search(args: argparse.Namespace) -> int:
                          device=args.device, seed=args.seed)  # fmt: skip
     config.resolved_device()
     sampler = make_sampler(args.sampler, space, args.seed)
-    study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
-    storage = storage_from_url(args.storage)
-    study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
     data = load_data(args.dataset, root=args.data_root, val_size=args.val_size,
                      train_size=args.train_size, test_size=args.test_size, seed=args.seed,
                      device=config.resolved_device())  # fmt: skip
+    study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
+    storage = storage_from_url(args.storage)
+    study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
     objective = NASObjective(space, data, args.objectives, config,
                              artifact_store=FileSystemArtifactStore(_mkdir(args.artifact_dir)))  # fmt: skip
     objective.check_study(study)
@@ -85,7 +86,6 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _optimize(study, objective, n_trials, args, console) -> None:  # noqa: ANN001
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     epochs = objective.train_config.epochs
     if args.no_progress or not console.is_terminal:

@@ -74,3 +74,11 @@ def test_bad_input_is_one_clear_error(tmp_path, args, message):
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_default_validation_split_is_a_fraction_that_fits_any_dataset():
+    from optuna_nas.cli import build_parser
+
+    assert build_parser().parse_args(["search"]).val_size == 0.1
+    assert build_parser().parse_args(["search", "--val-size", "300"]).val_size == 300
+    assert build_parser().parse_args(["search", "--val-size", "0.2"]).val_size == 0.2
