@@ -27,17 +27,21 @@ import numpy as np
 import optuna
 
 from benchmarks.nb201_table import COSTS, NB201Table, create_study, hv_ratios, make_objective
-from optuna_nas import NB201Space
+from optuna_nas.lemonade import LemonadeSampler
 
-SamplerFactory = Callable[[NB201Space, int], optuna.samplers.BaseSampler]
+SamplerFactory = Callable[[NB201Table, int], optuna.samplers.BaseSampler]
 
-#: Optuna samplers by name: ``factory(space, seed)``. Add one line per new sampler, e.g.
-#: ``"lemonade": lambda space, seed: LemonadeSampler(space, seed=seed)``.
+#: Optuna samplers by name: ``factory(table, seed)``. Add one line per new sampler, e.g.
+#: ``"name": lambda table, seed: Sampler(table.space, seed=seed)`` (the table gives the cost too).
 SAMPLERS: dict[str, SamplerFactory] = {
-    "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
-    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
-    "nsga2": lambda space, seed: optuna.samplers.NSGAIISampler(seed=seed),
-    "nsga2-pop20": lambda space, seed: optuna.samplers.NSGAIISampler(population_size=20, seed=seed),
+    "random": lambda table, seed: optuna.samplers.RandomSampler(seed=seed),
+    "tpe": lambda table, seed: optuna.samplers.TPESampler(seed=seed),
+    "nsga2": lambda table, seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "nsga2-pop20": lambda table, seed: optuna.samplers.NSGAIISampler(population_size=20, seed=seed),
+    # The table's cost is known before "training": LEMONADE's cheap objective.
+    "lemonade": lambda table, seed: LemonadeSampler(
+        table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
+    ),
 }
 #: Archai 1.0.0 searchers (see :mod:`benchmarks.archai_nb201`), imported lazily.
 ARCHAI_SAMPLERS = ("archai-evolution", "archai-local")
@@ -85,7 +89,7 @@ def run_search(
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            study = create_study(table, SAMPLERS[name](table.space, seed))
+            study = create_study(table, SAMPLERS[name](table, seed))
             study.optimize(make_objective(table), n_trials=budget)
         finally:
             optuna.logging.set_verbosity(verbosity)

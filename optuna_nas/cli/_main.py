@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=["error", "params"],
         help="comma-separated registered objectives (default error,params)",
     )
-    search.add_argument("--sampler", default="nsga2", help="random, tpe, nsga2")
+    search.add_argument("--sampler", default="nsga2", help="random, tpe, nsga2, lemonade")
     search.add_argument(
         "--n-trials",
         type=int,

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from optuna_nas.cli._inspect import front_table, storage_from_url
 from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
+from optuna_nas.lemonade import LemonadeSampler
 from optuna_nas.objectives import get_objective
 from optuna_nas.search import NASObjective, create_study
 from optuna_nas.training import TrainConfig
@@ -28,6 +29,7 @@ def make_sampler(name: str, space: BaseSpace, seed: int) -> optuna.samplers.Base
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
         "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
+        "lemonade": lambda: LemonadeSampler(space, seed=seed),
     }
     if name not in samplers:
         raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(samplers)}.")

@@ -4,6 +4,12 @@ from torch import nn
 
 from optuna_nas.encoding import Architecture
 from optuna_nas.networks._darts import DartsCell, DartsNetwork
+from optuna_nas.networks._morphism import (
+    TransferReport,
+    identity_init_edges,
+    inherit_weights,
+    transfer_weights,
+)
 from optuna_nas.networks._nb201 import NB201Cell, NB201Network
 from optuna_nas.networks._operations import (
     DilConv,
@@ -28,6 +34,10 @@ def build_network(arch: Architecture, in_channels: int = 3, num_classes: int = 1
 
 __all__ = [
     "build_network",
+    "identity_init_edges",
+    "inherit_weights",
+    "transfer_weights",
+    "TransferReport",
     "network_class",
     "DartsCell",
     "DartsNetwork",

@@ -19,6 +19,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.networks import build_network, inherit_weights
 from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
 from optuna_nas.search import _attrs
 from optuna_nas.training import (
@@ -28,7 +29,6 @@ from optuna_nas.training import (
     load_weights,
     save_weights,
     train,
-    transfer_weights,
 )
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class NASObjective:
         try:
             torch.manual_seed(config.seed)  # the same architecture starts from the same weights
             model = self.space.build(arch, data.input_shape[0], data.num_classes)
-            teacher = self._inherit(trial, model)
+            teacher = self._inherit(trial, arch, model)
             build_seconds = time.perf_counter() - start
             curve: list[float] = []
             reported = names[0] if len(names) == 1 and names[0] in ("error", "accuracy") else None
@@ -209,7 +209,9 @@ class NASObjective:
             del model
             _release_memory()
 
-    def _inherit(self, trial: optuna.Trial, model: torch.nn.Module) -> torch.nn.Module | None:
+    def _inherit(
+        self, trial: optuna.Trial, arch: Architecture, model: torch.nn.Module
+    ) -> torch.nn.Module | None:
         """Load the parent's weights if a sampler named one; returns a teacher to distil from."""
         system = _attrs.fresh_system_attrs(trial)
         parent_number = system.get(_attrs.PARENT_TRIAL)
@@ -220,20 +222,23 @@ class NASObjective:
         try:
             parent = _attrs.trial_by_number(trial.study, int(parent_number))
             state = self._download_weights(parent)
+            parent_arch = Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON])
         except (ValueError, KeyError, ArtifactNotFound, OSError) as exc:
             # A lost parent costs the warm start, never the trial.
             trial.set_user_attr("inheritance", f"failed, trained from scratch: {exc}"[:500])
             _logger.warning("trial %d: parent weights unavailable (%s)", trial.number, exc)
             return None
-        report = transfer_weights(state, model)
+        # Exact for network morphisms: the child starts with the parent's function.
+        report = inherit_weights(parent_arch, state, arch, model)
         trial.set_user_attr("inheritance", report.summary())
+        # Where Lamarckian inheritance starts the child: the parent's accuracy for morphisms.
+        model.to(self.train_config.resolved_device())
+        trial.set_user_attr(
+            "initial_val_accuracy", evaluate(model, self.data, "val", self.train_config)
+        )
         if not system.get(_attrs.DISTILL):
             return None
-        teacher = self.space.build(
-            Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON]),
-            self.data.input_shape[0],
-            self.data.num_classes,
-        )
+        teacher = build_network(parent_arch, self.data.input_shape[0], self.data.num_classes)
         teacher.load_state_dict(state)
         return teacher
 

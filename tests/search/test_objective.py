@@ -162,3 +162,24 @@ def test_public_api_is_importable():
                  "TrainConfig", "load_data", "register_objective"):  # fmt: skip
         assert hasattr(optuna_nas, name)
     assert math.isfinite(CONFIG.lr) and torch.get_num_threads() >= 1
+
+
+def test_a_morphism_child_starts_with_its_parents_accuracy(data, tmp_path):
+    from optuna_nas.lemonade import activate_edge
+
+    space = NB201Space(channels=4, cells=1)
+    parent = space.from_nb201_string(
+        "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+    )
+    # activate_edge: edge 3<-1 gets a conv whose output starts at zero.
+    child = parent.replace(normal=[[["nor_conv_3x3", 0]], [["none", 0], ["none", 1]],
+                                   [["skip_connect", 0], ["nor_conv_1x1", 1], ["none", 2]]])  # fmt: skip
+    assert child != parent and activate_edge.exact
+    study = create_study(["error", "params"], sampler=_ParentSampler(seed=0))
+    study.enqueue_trial(space.to_params(parent))
+    study.enqueue_trial(space.to_params(child))
+    study.optimize(_objective(data, tmp_path, space=space), n_trials=2)
+    trained_parent, started_child = study.trials
+    assert started_child.user_attrs["initial_val_accuracy"] == pytest.approx(
+        trained_parent.user_attrs["val_accuracy"], abs=0.01
+    )

@@ -1,0 +1,72 @@
+import numpy as np
+import optuna
+import pytest
+from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase
+from optuna.trial import TrialState
+
+from optuna_nas import NB201Space, create_study
+from optuna_nas.lemonade import LemonadeSampler
+from optuna_nas.objectives import count_params
+from optuna_nas.search import _attrs
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class TestOptunaBasic(BasicSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: LemonadeSampler(NB201Space(), seed=0, n_initial=2)
+
+
+class TestOptunaMultiObjective(MultiObjectiveSamplerTestCase):
+    @pytest.fixture
+    def sampler(self):
+        return lambda: LemonadeSampler(NB201Space(), seed=0, n_initial=2)
+
+
+def _cheap_study(sampler, n_trials, storage=None):
+    space = sampler._space
+    study = create_study(["error", "params"], sampler=sampler, storage=storage)
+
+    def objective(trial):
+        arch = space.suggest(trial)
+        size = count_params(arch)
+        # A made-up error that falls with size, so the front spans the cost axis.
+        return 1.0 / np.log(size) + 0.01 * (hash(arch) % 7), size
+
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def test_children_carry_lineage_and_are_never_repeated():
+    study = _cheap_study(LemonadeSampler(NB201Space(), seed=1, n_initial=5, n_proposals=16), 40)
+    archs = [NB201Space().from_params(t.params) for t in study.trials]
+    assert len({a.fingerprint for a in archs}) == len(archs)
+    children = [t for t in study.trials if _attrs.PARENT_TRIAL in t.system_attrs]
+    assert len(children) >= 30
+    for child in children:
+        parent = study.trials[child.system_attrs[_attrs.PARENT_TRIAL]]
+        assert parent.number < child.number and parent.state == TrialState.COMPLETE
+        assert child.system_attrs[_attrs.DISTILL] in (True, False)
+        assert isinstance(child.system_attrs[_attrs.OPERATOR], str)
+
+
+def test_the_population_is_rebuilt_from_storage(tmp_path):
+    storage = f"sqlite:///{tmp_path}/s.db"
+    first = _cheap_study(LemonadeSampler(NB201Space(), seed=2, n_initial=5), 12, storage)
+    # A new sampler (another worker, or a restart) continues from what storage holds.
+    study = optuna.load_study(study_name=first.study_name, storage=storage,
+                              sampler=LemonadeSampler(NB201Space(), seed=3, n_initial=5))  # fmt: skip
+    space = NB201Space()
+    study.optimize(lambda t: (0.5, count_params(space.suggest(t))), n_trials=3)
+    assert all(_attrs.PARENT_TRIAL in t.system_attrs for t in study.trials[12:])
+
+
+def test_params_outside_the_space_go_to_the_fallback_sampler():
+    space = NB201Space()
+    study = create_study(["error", "params"], sampler=LemonadeSampler(space, seed=0, n_initial=2))
+    study.optimize(
+        lambda t: (t.suggest_float("lr", 1e-3, 1.0, log=True), count_params(space.suggest(t))),
+        n_trials=6,
+    )
+    assert all(1e-3 <= t.params["lr"] <= 1.0 for t in study.trials)
