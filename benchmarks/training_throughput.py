@@ -1,6 +1,6 @@
 """Training throughput: optuna-nas's device-resident pipeline vs a torchvision DataLoader.
 
-Run: ``python benchmarks/training_throughput.py [--device cpu|cuda] [--out FILE]``
+Run: ``python -m benchmarks.training_throughput [--device cpu|cuda] [--out FILE]``
 
 Both pipelines train the same architectures on the same Fashion-MNIST images with the
 same batch size, optimiser and augmentation (random 2-px translation + horizontal
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import time
 
 import torch
@@ -24,6 +22,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from benchmarks._report import emit, machine
 from optuna_nas import NB201Space, TrainConfig
 from optuna_nas.data import load_data
 from optuna_nas.training import evaluate, train, transfer_weights
@@ -75,14 +74,6 @@ def dataloader_epochs(model, data, config, workers, device, channels_last=False)
     return images / (time.perf_counter() - start)
 
 
-def _cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -104,10 +95,10 @@ def main() -> None:
     lines = [
         "# Training throughput: device-resident pipeline vs torchvision DataLoader",
         "",
-        f"- command: `python benchmarks/training_throughput.py --device {args.device} "
+        f"- command: `python -m benchmarks.training_throughput --device {args.device} "
         f"--train-size {args.train_size} --channels {args.channels} --cells {args.cells} "
         f"--epochs {args.epochs} --workers {args.workers} --threads {args.threads}`",
-        f"- machine: {_cpu_model()} ({os.cpu_count()} cores), GPU: {gpu}, torch {torch.__version__}",
+        f"- machine: {machine()}, GPU: {gpu}, torch {torch.__version__}",
         f"- date: {datetime.date.today().isoformat()}",
         f"- data: Fashion-MNIST, {args.train_size} training images, batch 256, "
         f"{args.epochs} epochs; NB201Space(channels={args.channels}, cells={args.cells})",
@@ -150,11 +141,7 @@ def main() -> None:
         f"| {t1 - t0:.3f} s | {t2 - t1:.3f} s | {t3 - t2:.1f} s "
         f"({result.images_per_second:.0f} img/s) | {t4 - t3:.2f} s |",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":
