@@ -83,32 +83,6 @@ def test_tokens_of_a_known_arch() -> None:
     assert space.to_tokens(arch) == [3, 0, 1, 2, 0, 4, 6, 7]
 
 
-@pytest.mark.parametrize("space", NB201_SPACES, ids=space_id)
-@given(data=st.data())
-def test_tokens_round_trip(space, data) -> None:
-    arch = data.draw(architectures(space))
-    tokens = space.to_tokens(arch)
-    assert len(tokens) == space.sequence_length
-    back = space.from_tokens(tokens)
-    assert back.to_dict() == arch.to_dict()
-    assert space.to_tokens(back) == tokens
-    for pos, token in enumerate(tokens):
-        assert token in space.allowed_tokens(tokens[:pos])
-
-
-@pytest.mark.parametrize("space", NB201_SPACES, ids=space_id)
-@given(data=st.data())
-def test_greedy_decoding_through_allowed_tokens_is_valid(space, data) -> None:
-    tokens: list[int] = []
-    while allowed := space.allowed_tokens(tokens):
-        assert all(0 <= t < len(space.vocabulary) for t in allowed)
-        tokens.append(data.draw(st.sampled_from(allowed)))
-    assert len(tokens) == space.sequence_length
-    arch = space.from_tokens(tokens)
-    assert arch in space
-    assert space.to_tokens(arch) == tokens
-
-
 def test_bad_token_sequences() -> None:
     space = NB201Space(channels=[8, 16], cells=1)
     with pytest.raises(ValueError, match="length 6, expected 7"):
