@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 import warnings
 
@@ -67,8 +68,9 @@ def run_search(args: argparse.Namespace) -> int:
     study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
     storage = storage_from_url(args.storage)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
+    os.makedirs(args.artifact_dir, exist_ok=True)
     objective = NASObjective(space, data, args.objectives, config,
-                             artifact_store=FileSystemArtifactStore(_mkdir(args.artifact_dir)))  # fmt: skip
+                             artifact_store=FileSystemArtifactStore(args.artifact_dir))  # fmt: skip
     objective.check_study(study)
     done = len(study.get_trials(deepcopy=False, states=_FINISHED))
     remaining = args.n_trials - done
@@ -119,10 +121,3 @@ def _optimize(study, objective, n_trials, args, console) -> None:  # noqa: ANN00
 
         study.optimize(objective, n_trials=n_trials, timeout=args.timeout,
                        callbacks=[after_trial], catch=(Exception,))  # fmt: skip
-
-
-def _mkdir(path: str) -> str:
-    import os
-
-    os.makedirs(path, exist_ok=True)
-    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import statistics
 import time
@@ -89,7 +88,7 @@ def thop_macs(
         import thop
     except ImportError as exc:  # pragma: no cover - thop is a declared dependency
         raise ImportError("thop_macs needs the 'thop' package: pip install thop") from exc
-    model = copy.deepcopy(build_network(arch, input_shape[0], num_classes)).eval()
+    model = build_network(arch, input_shape[0], num_classes).eval()
     with torch.no_grad():
         macs, _ = thop.profile(model, inputs=(torch.zeros(1, *input_shape),), verbose=False)
     return int(macs)
