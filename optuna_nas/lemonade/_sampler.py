@@ -7,17 +7,18 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
-from optuna.study import StudyDirection
-from optuna.study._multi_objective import _is_pareto_front
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import gaussian_kde
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.lemonade._operators import OPERATORS, Operator, random_child
-from optuna_nas.objectives import get_objective
-from optuna_nas.search import _attrs
-
-CheapObjective = Callable[[Architecture], float]
+from optuna_nas.search import (
+    CheapObjective,
+    TrialArchitectures,
+    _attrs,
+    cheap_objectives,
+    pareto_indices,
+)
 
 
 class LemonadeSampler(BaseSampler):
@@ -79,8 +80,7 @@ class LemonadeSampler(BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._fallback = fallback_sampler or RandomSampler(seed=seed)
         self._distributions = space.distributions()
-        # Decoded architectures by trial id: derived from storage, so safe to cache.
-        self._archs: dict[int, Architecture | None] = {}
+        self._archs = TrialArchitectures(space)
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -98,9 +98,8 @@ class LemonadeSampler(BaseSampler):
         if not search_space:
             return {}
         trials = study._get_trials(deepcopy=False, use_cache=True)
-        taken = {a.fingerprint for a in (self._arch(t) for t in trials) if a is not None}
-        complete = [(t, a) for t in trials if t.state == TrialState.COMPLETE
-                    and (a := self._arch(t)) is not None]  # fmt: skip
+        taken = self._archs.taken(trials)
+        complete = self._archs.completed(trials)
         child = None
         if len(complete) >= self._n_initial:
             child = self._evolve(study, trial, complete, taken)
@@ -130,20 +129,6 @@ class LemonadeSampler(BaseSampler):
         self._fallback.after_trial(study, trial, state, values)
 
     # ------------------------------------------------------------------ the algorithm
-    def _arch(self, trial: FrozenTrial) -> Architecture | None:
-        if trial._trial_id in self._archs:
-            return self._archs[trial._trial_id]
-        arch = None
-        if all(name in trial.params for name in self._distributions):
-            try:
-                arch = self._space.from_params(trial.params)
-                arch.fingerprint  # noqa: B018 - computed once, here
-            except ValueError:
-                arch = None
-        if trial.state.is_finished():  # a running trial's params may still grow
-            self._archs[trial._trial_id] = arch
-        return arch
-
     def _random_new(self, taken: set[str]) -> Architecture:
         for _ in range(1000):
             arch = self._space.sample(self._rng)
@@ -158,8 +143,8 @@ class LemonadeSampler(BaseSampler):
         complete: list[tuple[FrozenTrial, Architecture]],
         taken: set[str],
     ) -> Architecture | None:
-        cheap = self._cheap_functions(study)
-        population = _pareto(study, [t for t, _ in complete])
+        cheap = cheap_objectives(study, self._cheap)
+        population = pareto_indices(study, [t for t, _ in complete])
         parents = [complete[i] for i in population]
         parent_costs = np.array([[f(a) for f in cheap.values()] for _, a in parents])
         density = _density(parent_costs)
@@ -186,29 +171,6 @@ class LemonadeSampler(BaseSampler):
         storage.set_trial_system_attr(trial._trial_id, _attrs.OPERATOR, operator.name)
         storage.set_trial_system_attr(trial._trial_id, _attrs.DISTILL, not operator.exact)
         return arch
-
-    def _cheap_functions(self, study: optuna.Study) -> dict[str, CheapObjective]:
-        if self._cheap is not None:
-            return self._cheap
-        shape = tuple(study.user_attrs.get(_attrs.STUDY_INPUT_SHAPE, (3, 32, 32)))
-        classes = int(study.user_attrs.get(_attrs.STUDY_NUM_CLASSES, 10))
-        functions = {}
-        for name in study.metric_names or []:
-            try:
-                spec = get_objective(name)
-            except ValueError:
-                continue
-            if spec.cheap:
-                functions[name] = spec.bind(shape, classes)
-        # Without a cheap metric the KDE still needs a size axis: parameters.
-        return functions or {"params": get_objective("params").bind(shape, classes)}
-
-
-def _pareto(study: optuna.Study, trials: list[FrozenTrial]) -> list[int]:
-    """Indices of the non-dominated trials (all directions turned into minimisation)."""
-    signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
-    values = np.array([t.values for t in trials], dtype=float) * signs
-    return list(np.flatnonzero(_is_pareto_front(values, assume_unique_lexsorted=False)))
 
 
 def _density(points: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

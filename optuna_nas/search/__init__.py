@@ -1,6 +1,23 @@
-"""The search loop's pieces shared by every sampler: the objective and the study."""
+"""The search loop's pieces shared by every sampler: the objective, the study, the history."""
 
+from optuna_nas.search._history import (
+    CheapObjective,
+    TrialArchitectures,
+    cheap_objectives,
+    minimised_values,
+    nondomination_ranks,
+    pareto_indices,
+)
 from optuna_nas.search._objective import NASObjective
 from optuna_nas.search._study import create_study
 
-__all__ = ["NASObjective", "create_study"]
+__all__ = [
+    "CheapObjective",
+    "NASObjective",
+    "TrialArchitectures",
+    "cheap_objectives",
+    "create_study",
+    "minimised_values",
+    "nondomination_ranks",
+    "pareto_indices",
+]
