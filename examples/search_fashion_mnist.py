@@ -14,7 +14,10 @@ torch.set_num_threads(2)
 space = optuna_nas.NB201Space(channels=8, cells=1)
 data = optuna_nas.load_data("fashion-mnist", train_size=12_000, val_size=2_000, test_size=2_000)
 objective = optuna_nas.NASObjective(
-    space, data, objectives=["error", "params"], train_config=optuna_nas.TrainConfig(epochs=4, batch_size=128)
+    space,
+    data,
+    objectives=["error", "params"],
+    train_config=optuna_nas.TrainConfig(epochs=4, batch_size=128),
 )
 study = optuna_nas.create_study(
     ["error", "params"],

@@ -59,6 +59,10 @@ class NASObjective:
     artifact_store:
         Where the weights go: any Optuna artifact store. ``None`` stores them in
         ``./artifacts``; ``False`` keeps no weights (children cannot inherit).
+    inherit:
+        Warm-start children from their parent's weights (Lamarckian inheritance). With
+        ``False`` every trial starts from fresh weights, lineage or not: the baseline
+        that shows what inheritance buys.
 
     Notes
     -----
@@ -81,6 +85,7 @@ class NASObjective:
         objectives: Sequence[str] = ("error", "params"),
         train_config: TrainConfig | None = None,
         artifact_store: ArtifactStore | None | bool = None,
+        inherit: bool = True,
     ) -> None:
         if not isinstance(space, BaseSpace):
             raise ValueError(f"space must be an optuna_nas space, got {type(space).__name__}.")
@@ -96,6 +101,7 @@ class NASObjective:
             os.makedirs("artifacts", exist_ok=True)
             artifact_store = FileSystemArtifactStore("artifacts")
         self.artifact_store = artifact_store or None
+        self.inherit = inherit
         self.epoch_callbacks: list[Callable[[optuna.Trial, int, float], None]] = []
         """Called as ``fn(trial, epoch, val_accuracy)`` after every epoch (progress displays)."""
 
@@ -136,6 +142,7 @@ class NASObjective:
         trial.set_user_attr(_attrs.ARCH_JSON, arch.to_json())
         trial.set_user_attr("arch_str", str(arch))
         trial.set_user_attr("fingerprint", arch.fingerprint)
+        trial.set_user_attr("fidelity", "full")  # trained from its own weights, not a supernet
         values: dict[str, float] = {
             "params": count_params(arch, shape, classes),
             "flops": count_flops(arch, shape, classes),
@@ -219,6 +226,9 @@ class NASObjective:
             return None
         trial.set_user_attr("parent_trial", parent_number)
         trial.set_user_attr("operator", system.get(_attrs.OPERATOR))
+        if not self.inherit:
+            trial.set_user_attr("inheritance", "off: trained from fresh weights")
+            return None
         try:
             parent = _attrs.trial_by_number(trial.study, int(parent_number))
             state = self._download_weights(parent)

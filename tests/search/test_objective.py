@@ -153,6 +153,22 @@ def test_a_child_inherits_its_parents_weights(data, tmp_path):
     assert child.user_attrs["val_curve"][0] > study.trials[0].user_attrs["val_curve"][0]
 
 
+def test_without_inheritance_a_child_starts_from_fresh_weights(data, tmp_path):
+    study = create_study(["error", "params"], sampler=_ParentSampler(seed=0))
+    arch = NB201Space(channels=4, cells=1).to_params(NB201Space(channels=4, cells=1).sample(0))
+    study.enqueue_trial(arch)
+    study.enqueue_trial(arch)
+    objective = _objective(data, tmp_path)
+    objective.inherit = False
+    study.optimize(objective, n_trials=2)
+    parent, child = study.trials
+    # Same architecture, same seed, fresh weights: the same run as the parent's.
+    assert child.user_attrs["inheritance"].startswith("off")
+    assert child.user_attrs["parent_trial"] == 0 and "initial_val_accuracy" not in child.user_attrs
+    assert child.user_attrs["val_curve"] == parent.user_attrs["val_curve"]
+    assert parent.user_attrs["fidelity"] == child.user_attrs["fidelity"] == "full"
+
+
 def test_a_missing_parent_artifact_trains_from_scratch_and_says_so(data, tmp_path):
     study = create_study(["error", "params"], sampler=_ParentSampler(seed=0))
     study.optimize(_objective(data, tmp_path / "a"), n_trials=1)
