@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import warnings
@@ -16,21 +17,9 @@ from torch import nn
 from optuna_nas.encoding import Architecture
 from optuna_nas.networks import build_network
 from optuna_nas.search import _attrs
+from optuna_nas.search._attrs import WEIGHTS_SHA256
 from optuna_nas.training import load_weights
-
-
-def storage_from_url(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna storage for a URL; RDB URLs get a heartbeat so dead workers' trials fail."""
-    if url.startswith(("sqlite:", "postgresql", "mysql")):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
-        except Exception as exc:  # SQLAlchemy raises many kinds for a bad URL or a dead server
-            raise ValueError(f"cannot open storage {url!r}: {exc}") from None
-    raise ValueError(
-        f"unsupported storage URL {url!r}; use sqlite:///file.db, postgresql://... or mysql://..."
-    )
+from optuna_nas.workers import hide_password, storage_from_url
 
 
 def open_study(args: argparse.Namespace) -> optuna.Study:
@@ -39,10 +28,12 @@ def open_study(args: argparse.Namespace) -> optuna.Study:
     name = args.study_name
     if name is None:
         if len(names) != 1:
-            raise ValueError(f"--study-name is required; studies in {args.storage}: {names}")
+            raise ValueError(
+                f"--study-name is required; studies in {hide_password(args.storage)}: {names}"
+            )
         name = names[0]
     if name not in names:
-        raise ValueError(f"no study {name!r} in {args.storage}; studies: {names}")
+        raise ValueError(f"no study {name!r} in {hide_password(args.storage)}; studies: {names}")
     return optuna.load_study(study_name=name, storage=storage)
 
 
@@ -104,6 +95,10 @@ def run_export(args: argparse.Namespace) -> int:
         weights_path.unlink()
     download_artifact(artifact_store=FileSystemArtifactStore(args.artifact_dir),
                       file_path=str(weights_path), artifact_id=artifact_id)  # fmt: skip
+    expected = trial.user_attrs.get(WEIGHTS_SHA256)
+    if expected is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != expected:
+        raise ValueError(f"the weights artifact {artifact_id} of trial {trial.number} is corrupt "
+                         "(sha256 mismatch); export another trial.")  # fmt: skip
     model = build_network(arch, shape[0], classes)
     model.load_state_dict(load_weights(weights_path))
     norm = study.user_attrs[_attrs.STUDY_NORMALIZATION]

@@ -1,4 +1,4 @@
-"""``optuna-nas``: search, show the Pareto front, export a trial."""
+"""``optuna-nas``: search, add workers, show the Pareto front, open the dashboard, export."""
 
 from __future__ import annotations
 
@@ -43,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=["error", "params"],
         help="comma-separated registered objectives (default error,params)",
     )
-    search.add_argument("--sampler", default="nsga2", help="random, tpe, nsga2, lemonade")
+    search.add_argument(
+        "--sampler",
+        default="nsga2",
+        help="random, tpe, nsga2, lemonade, or tnd (TND-NAS: supernet search, then --n-trials "
+        "derived architectures trained in full; --epochs per search stage and per trial)",
+    )
     search.add_argument(
         "--n-trials",
         type=int,
@@ -76,11 +81,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("--test-size", type=int, default=None, help="use this many test images")
     _storage_args(search)
-    search.add_argument("--artifact-dir", default="artifacts", help="where trial weights go")
+    search.add_argument(
+        "--artifact-dir", default="artifacts", help="where trial weights go (shared by workers)"
+    )
     search.add_argument("--seed", type=int, default=0)
-    search.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    search.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    search.add_argument("--no-progress", action="store_true", help="plain log lines only")
+    search.add_argument(
+        "--workers", type=int, default=1, help="worker processes on this machine (default 1)"
+    )
+    search.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=60,
+        help="seconds between a running trial's heartbeats (RDB storages; default 60)",
+    )
+    search.add_argument(
+        "--grace-period",
+        type=int,
+        default=None,
+        help="seconds without a heartbeat before a trial fails and is retried (default 2x)",
+    )
+    search.add_argument(
+        "--max-retry", type=int, default=3, help="retries of a trial whose worker died"
+    )
+    _machine_args(search)
+
+    worker = sub.add_parser(
+        "worker", help="join a running search as one more worker (same study, any machine)"
+    )
+    _storage_args(worker)
+    worker.add_argument(
+        "--artifact-dir", default=None, help="where trial weights go (default: the search's)"
+    )
+    worker.add_argument("--data-root", default=None, help="where datasets are (or go)")
+    worker.add_argument(
+        "--seed", type=int, default=None, help="seed of this worker's sampler (default random)"
+    )
+    worker.add_argument("--timeout", type=float, default=None, help="seconds for this run")
+    _machine_args(worker)
+
+    dashboard = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1")
+    dashboard.add_argument(
+        "--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})"
+    )
+    dashboard.add_argument("--artifact-dir", default="artifacts", help="where trial weights are")
+    dashboard.add_argument("--port", type=int, default=8080)
 
     front = sub.add_parser("front", help="print the Pareto front of a study")
     _storage_args(front)
@@ -91,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="output directory")
     export.add_argument("--artifact-dir", default="artifacts")
     return parser
+
+
+def _machine_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true", help="plain log lines only")
 
 
 def _storage_args(parser: argparse.ArgumentParser) -> None:
@@ -105,17 +155,37 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "search":
-            from optuna_nas.cli._search import run_search
-
-            return run_search(args)
-        from optuna_nas.cli._inspect import run_export, run_front
-
-        return run_front(args) if args.command == "front" else run_export(args)
+        return _run(args)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"optuna-nas {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from optuna_nas.cli._worker import storage_lost
+
+        message = storage_lost(exc, args)
+        if message is None:
+            raise
+        print(f"optuna-nas {args.command}: error: {message}", file=sys.stderr)
+        return 3
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "search":
+        from optuna_nas.cli._search import run_search
+
+        return run_search(args)
+    if args.command == "worker":
+        from optuna_nas.cli._worker import run_worker_command
+
+        return run_worker_command(args)
+    if args.command == "dashboard":
+        from optuna_nas.cli._dashboard import run_dashboard
+
+        return run_dashboard(args)
+    from optuna_nas.cli._inspect import run_export, run_front
+
+    return run_front(args) if args.command == "front" else run_export(args)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
+import sys
 import time
-import warnings
 
 import optuna
 import torch
@@ -13,24 +14,33 @@ from optuna.trial import TrialState
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from optuna_nas.cli._inspect import front_table, storage_from_url
+from optuna_nas.cli._inspect import front_table
 from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
 from optuna_nas.lemonade import LemonadeSampler
 from optuna_nas.objectives import get_objective
 from optuna_nas.search import NASObjective, create_study
+from optuna_nas.tnd import TNDSampler
 from optuna_nas.training import TrainConfig
+from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_from_url
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+SETTINGS = "nas:search"
+"""Study user attr: the ``search`` options that define the study's trials; workers reuse them."""
+_DEFINING = ("space", "dataset", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
+             "nodes", "train_size", "val_size", "test_size", "seed")  # fmt: skip
+_SHARED = ("sampler", "artifact_dir", "heartbeat_interval", "grace_period", "max_retry")
 
 
-def make_sampler(name: str, space: BaseSpace, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, space: BaseSpace, seed: int | None) -> optuna.samplers.BaseSampler:
     """A sampler by CLI name; ours join this table as they land."""
     samplers = {
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
         "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
         "lemonade": lambda: LemonadeSampler(space, seed=seed),
+        # A worker joining a TND-NAS study samples from the α the driver publishes.
+        "tnd": lambda: TNDSampler(space, seed=seed),
     }
     if name not in samplers:
         raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(samplers)}.")
@@ -53,61 +63,113 @@ def run_search(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in args.objectives:
         get_objective(name)  # unknown names fail before any data or training
-    if args.n_trials < 1:
-        raise ValueError(f"--n-trials must be >= 1, got {args.n_trials}.")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    for option in ("n_trials", "workers"):
+        if getattr(args, option) < 1:
+            raise ValueError(
+                f"--{option.replace('_', '-')} must be >= 1, got {getattr(args, option)}."
+            )
+    if args.threads is None and args.workers > 1:
+        args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the CPUs
+    # An unreachable storage fails here, before data is loaded or anything trains.
+    storage = open_storage(args)
     space = make_space(args)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         device=args.device, seed=args.seed)  # fmt: skip
-    config.resolved_device()
+    if args.sampler == "tnd":  # a study driver (supernet, stages), not a per-trial sampler
+        from optuna_nas.cli._tnd import run_tnd
+
+        return run_tnd(args, space, storage, console)
     sampler = make_sampler(args.sampler, space, args.seed)
-    data = load_data(args.dataset, root=args.data_root, val_size=args.val_size,
-                     train_size=args.train_size, test_size=args.test_size, seed=args.seed,
-                     device=config.resolved_device())  # fmt: skip
+    args.artifact_dir = os.path.abspath(args.artifact_dir)
+    objective = build_objective(args, space)
     study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
-    storage = storage_from_url(args.storage)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
-    os.makedirs(args.artifact_dir, exist_ok=True)
-    objective = NASObjective(space, data, args.objectives, config,
-                             artifact_store=FileSystemArtifactStore(args.artifact_dir))  # fmt: skip
     objective.check_study(study)
+    record_settings(study, args)
     done = len(study.get_trials(deepcopy=False, states=_FINISHED))
-    remaining = args.n_trials - done
+    queue_trials(study, args.n_trials)
     console.print(
-        f"study [bold]{study_name}[/] in {args.storage}: {done} finished trial(s), "
-        f"{max(0, remaining)} to go; {space!r} on {data!r}"
+        f"study [bold]{study_name}[/] in {hide_password(args.storage)}: {done} finished trial(s), "
+        f"{max(0, args.n_trials - done)} to go; {space!r} on {objective.data!r}"
     )
-    if remaining > 0:
-        _optimize(study, objective, remaining, args, console)
+    helpers = [_spawn_worker(args, study_name, i) for i in range(1, args.workers)]
+    try:
+        work(study, objective, args, console, total=args.n_trials)
+    except BaseException:
+        for helper in helpers:  # this process is failing: stop the workers it started
+            helper.terminate()
+        raise
+    finally:
+        _join(helpers, console)
+    from optuna_nas.report import save_study_report
+
+    save_study_report(study, objective.artifact_store)
     out = Console(soft_wrap=True, width=None if console.is_terminal else 200)
     out.print(front_table(study))
     out.print(
-        f"Open the dashboard: [bold]optuna-dashboard {args.storage} "
+        f"Open the dashboard: [bold]optuna-nas dashboard --storage {hide_password(args.storage)} "
         f"--artifact-dir {args.artifact_dir}[/]"
     )
     return 0
 
 
-def _optimize(study, objective, n_trials, args, console) -> None:  # noqa: ANN001
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+def open_storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
+    return storage_from_url(args.storage, heartbeat_interval=args.heartbeat_interval,
+                            grace_period=args.grace_period, max_retry=args.max_retry)  # fmt: skip
+
+
+def build_objective(args: argparse.Namespace, space: BaseSpace) -> NASObjective:
+    """The objective of the recorded settings, on this machine's device and threads."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         device=args.device, seed=args.seed)  # fmt: skip
+    data = load_data(args.dataset, root=args.data_root, val_size=args.val_size,
+                     train_size=args.train_size, test_size=args.test_size, seed=args.seed,
+                     device=config.resolved_device())  # fmt: skip
+    os.makedirs(args.artifact_dir, exist_ok=True)
+    store = FileSystemArtifactStore(args.artifact_dir)
+    return NASObjective(space, data, args.objectives, config, artifact_store=store)
+
+
+def record_settings(study: optuna.Study, args: argparse.Namespace) -> None:
+    """Store the options that define the study, or check a resumed search uses the same."""
+    settings = {key: getattr(args, key) for key in (*_DEFINING, *_SHARED)}
+    old = study.user_attrs.get(SETTINGS)
+    if old is not None:
+        changed = [
+            f"--{key.replace('_', '-')} was {old.get(key)!r}, now {settings[key]!r}"
+            for key in _DEFINING
+            if old.get(key) != settings[key]
+        ]
+        if changed:
+            raise ValueError(
+                f"study {study.study_name!r} was searched with other settings "
+                f"({'; '.join(changed)}); its trials would not be comparable. Resume with the "
+                "same options, or start a new study with --study-name."
+            )
+    study.set_user_attr(SETTINGS, settings)
+
+
+def work(study, objective, args, console, total) -> int:  # noqa: ANN001
+    """Run queued trials with a progress bar (one worker, a terminal) or log lines."""
     epochs = objective.train_config.epochs
-    if args.no_progress or not console.is_terminal:
+    if args.no_progress or not console.is_terminal or args.workers > 1:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         start = time.perf_counter()
 
         def log(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             front = len(study.best_trials)
-            print(f"[{time.perf_counter() - start:7.1f}s] trial {trial.number} {trial.state.name} "
-                  f"values={trial.values} front={front}", flush=True)  # fmt: skip
+            print(
+                f"[{time.perf_counter() - start:7.1f}s] worker {os.getpid()}: trial {trial.number} "
+                f"{trial.state.name} values={trial.values} front={front}",
+                flush=True,
+            )
 
-        study.optimize(objective, n_trials=n_trials, timeout=args.timeout, callbacks=[log],
-                       catch=(Exception,))  # fmt: skip
-        return
+        return run_worker(study, objective, timeout=args.timeout, callbacks=[log])
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console) as progress:
-        trials = progress.add_task("trials", total=n_trials, info="")
+        finished = len(study.get_trials(deepcopy=False, states=_FINISHED))
+        trials = progress.add_task("trials", total=total, completed=finished, info="")
         epoch_task = progress.add_task("epochs", total=epochs, info="")
         objective.epoch_callbacks.append(
             lambda trial, epoch, acc: progress.update(
@@ -116,8 +178,32 @@ def _optimize(study, objective, n_trials, args, console) -> None:  # noqa: ANN00
         )
 
         def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            progress.update(trials, advance=1, info=f"Pareto front: {len(study.best_trials)}")
+            finished = len(study.get_trials(deepcopy=False, states=_FINISHED))
+            info = f"Pareto front: {len(study.best_trials)}"
+            progress.update(trials, completed=finished, info=info)
             progress.reset(epoch_task, total=epochs)
 
-        study.optimize(objective, n_trials=n_trials, timeout=args.timeout,
-                       callbacks=[after_trial], catch=(Exception,))  # fmt: skip
+        return run_worker(study, objective, timeout=args.timeout, callbacks=[after_trial])
+
+
+def _spawn_worker(args: argparse.Namespace, study_name: str, index: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "optuna_nas.cli", "worker", "--storage", args.storage,
+               "--study-name", study_name, "--artifact-dir", args.artifact_dir,
+               "--seed", str(args.seed + index), "--device", args.device, "--no-progress"]  # fmt: skip
+    if args.threads:  # each worker its share of the CPUs
+        command += ["--threads", str(args.threads)]
+    if args.data_root:
+        command += ["--data-root", args.data_root]
+    if args.timeout:
+        command += ["--timeout", str(args.timeout)]
+    return subprocess.Popen(command)
+
+
+def _join(helpers: list[subprocess.Popen], console: Console) -> None:
+    for helper in helpers:
+        code = helper.wait()
+        if code != 0:
+            console.print(
+                f"worker {helper.pid} exited with {code}; a trial it was running fails after "
+                "the heartbeat grace period and is retried by a worker (or the next run)."
+            )

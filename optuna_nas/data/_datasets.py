@@ -177,12 +177,13 @@ def _find_idx(dirs: list[Path], stem: str) -> Path | None:
 def _fashion_mnist(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # fmt: skip
-    dirs = [root / "FashionMNIST" / "raw", root / "fashion-mnist", root, DEBIAN_FASHION_MNIST]
+    unpacked = root / "debian"  # where an earlier call unpacked Debian's package
+    dirs = [root / "FashionMNIST" / "raw", root / "fashion-mnist", root, DEBIAN_FASHION_MNIST,
+            unpacked / DEBIAN_FASHION_MNIST.relative_to("/")]  # fmt: skip
     if any(_find_idx(dirs, s) is None for s in stems):
         _torchvision_download("FashionMNIST", root)
     if any(_find_idx(dirs, s) is None for s in stems):
-        _debian_package("dataset-fashion-mnist", root / "debian")
-        dirs.append(root / "debian" / "usr/share/datasets/fashion-mnist")
+        _debian_package("dataset-fashion-mnist", unpacked)
     paths = [_find_idx(dirs, s) for s in stems]
     if any(p is None for p in paths):
         raise FileNotFoundError(_missing_message("fashion-mnist", root, dirs))

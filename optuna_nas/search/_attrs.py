@@ -16,9 +16,13 @@ OPERATOR = "nas:operator"
 """Name of the operator that produced the child from the parent."""
 DISTILL = "nas:distill"
 """``True`` if the child first learns the parent's outputs (approximate morphisms)."""
+FINGERPRINT = "nas:fingerprint"
+"""Canonical fingerprint a sampler claimed for the trial (no two live trials share one)."""
 
 # Trial user attrs written by NASObjective.
 WEIGHTS_ARTIFACT = "weights_artifact_id"
+WEIGHTS_SHA256 = "weights_sha256"
+"""Digest of the weights file, checked before a child inherits it."""
 ARCH_JSON = "arch"
 
 # Study user attrs written by NASObjective on its first trial.

@@ -19,6 +19,7 @@ from optuna_nas.search import _attrs
 
 CheapObjective = Callable[[Architecture], float]
 """An objective known before training: ``Architecture -> float``."""
+_CLAIMING = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class TrialArchitectures:
@@ -57,8 +58,35 @@ class TrialArchitectures:
         return arch
 
     def taken(self, trials: Sequence[FrozenTrial]) -> set[str]:
-        """Fingerprints of the architectures of ``trials`` (running ones included)."""
-        return {a.fingerprint for a in map(self, trials) if a is not None}
+        """Fingerprints of the architectures of ``trials``, and those claimed by running ones."""
+        taken = {a.fingerprint for a in map(self, trials) if a is not None}
+        taken.update(
+            t.system_attrs[_attrs.FINGERPRINT]
+            for t in trials
+            if t.state in _CLAIMING and _attrs.FINGERPRINT in t.system_attrs
+        )
+        return taken
+
+    @staticmethod
+    def claim(study: optuna.Study, trial: FrozenTrial, arch: Architecture) -> bool:
+        """Reserve ``arch`` for ``trial``; ``False`` if another live trial holds it.
+
+        A trial's params reach storage only when the objective suggests them, after
+        the sampler returns, so two workers sampling at the same moment cannot see
+        each other's choice in the params. The claim is written first and the live
+        trials re-read from storage afterwards: of two workers that claim the same
+        architecture at once, at least the later reader sees the other's claim, so
+        at most one keeps it (both may step back, never both go on). Failed trials'
+        claims do not count, so a heartbeat retry of a failed trial can run.
+        """
+        storage, fingerprint = study._storage, arch.fingerprint
+        storage.set_trial_system_attr(trial._trial_id, _attrs.FINGERPRINT, fingerprint)
+        for other in storage.get_all_trials(study._study_id, deepcopy=False, states=_CLAIMING):
+            if other._trial_id != trial._trial_id and (
+                other.system_attrs.get(_attrs.FINGERPRINT) == fingerprint
+            ):
+                return False
+        return True
 
     def completed(self, trials: Sequence[FrozenTrial]) -> list[tuple[FrozenTrial, Architecture]]:
         """``(trial, architecture)`` of every COMPLETE trial of this space."""

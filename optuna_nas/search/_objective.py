@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import math
@@ -122,6 +123,12 @@ class NASObjective:
                 f"computes {self.metric_names}; create the study with "
                 f"optuna_nas.create_study({self.metric_names})."
             )
+        if len(study.directions) != len(names):
+            raise ValueError(
+                f"study {study.study_name!r} has {len(study.directions)} direction(s) but the "
+                f"objective returns {len(names)} values ({names}); create the study with "
+                f"optuna_nas.create_study({self.metric_names})."
+            )
         by_name = {o.name: o for o in self.objectives}
         for name, direction in zip(names, study.directions, strict=True):
             expected = by_name[name].direction
@@ -131,11 +138,25 @@ class NASObjective:
                     f"study direction is {direction.name.lower()}; create the study with "
                     f"optuna_nas.create_study({self.metric_names})."
                 )
+        # Another kind of space or another dataset: a front of incomparable trials.
+        recorded = study.user_attrs
+        space, dataset = recorded.get(_attrs.STUDY_SPACE), recorded.get(_attrs.STUDY_DATASET)
+        if space is not None and not space.startswith(f"{type(self.space).__name__}("):
+            raise ValueError(
+                f"study {study.study_name!r} was searched in {space}, not in {self.space!r}; "
+                "use the same space or a new study name."
+            )
+        if dataset is not None and dataset != self.data.name:
+            raise ValueError(
+                f"study {study.study_name!r} was searched on dataset {dataset!r}, not "
+                f"{self.data.name!r}; use the same dataset or a new study name."
+            )
         return names
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         names = self.check_study(trial.study)
-        self._record_study(trial.study)
+        self._check_enqueued(trial)
+        self.record_study(trial.study)
         arch = self.space.suggest(trial)
         data = self.data
         shape, classes = data.input_shape, data.num_classes
@@ -175,6 +196,22 @@ class NASObjective:
         return result[0] if len(result) == 1 else result
 
     # ------------------------------------------------------------------ steps
+    def _check_enqueued(self, trial: optuna.Trial) -> None:
+        """Refuse enqueued params of another space (ignored silently otherwise) or out of range."""
+        fixed = _attrs.fresh_system_attrs(trial).get("fixed_params") or {}
+        if fixed and not set(fixed) & set(self.space.distributions()):
+            raise ValueError(
+                f"trial {trial.number} was enqueued with params {sorted(fixed)[:4]}, none of "
+                f"which belong to {self.space!r}: were they produced by a different space? "
+                "Enqueue space.to_params(architecture) of this space."
+            )
+        for name, distribution in self.space.distributions().items():
+            if name in fixed and fixed[name] not in distribution.choices:
+                raise ValueError(
+                    f"trial {trial.number} was enqueued with {name}={fixed[name]!r}, not one of "
+                    f"{list(distribution.choices)} of {self.space!r}."
+                )
+
     def _train(self, trial: optuna.Trial, arch: Architecture, names: list[str]) -> float:
         data, config = self.data, self.train_config
         start = time.perf_counter()
@@ -231,12 +268,14 @@ class NASObjective:
             return None
         try:
             parent = _attrs.trial_by_number(trial.study, int(parent_number))
-            state = self._download_weights(parent)
             parent_arch = Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON])
-        except (ValueError, KeyError, ArtifactNotFound, OSError) as exc:
-            # A lost parent costs the warm start, never the trial.
-            trial.set_user_attr("inheritance", f"failed, trained from scratch: {exc}"[:500])
-            _logger.warning("trial %d: parent weights unavailable (%s)", trial.number, exc)
+            state = self._download_weights(parent)
+            teacher = self._parent_network(parent_arch, state)
+        except (ValueError, KeyError, RuntimeError, OSError) as exc:
+            # A lost, corrupt or foreign parent file costs the warm start, never the trial.
+            message = f"failed, trained from scratch: parent trial {parent_number}: {exc}"
+            trial.set_user_attr("inheritance", message[:500])
+            _logger.warning("trial %d: %s", trial.number, message)
             return None
         # Exact for network morphisms: the child starts with the parent's function.
         report = inherit_weights(parent_arch, state, arch, model)
@@ -246,11 +285,18 @@ class NASObjective:
         trial.set_user_attr(
             "initial_val_accuracy", evaluate(model, self.data, "val", self.train_config)
         )
-        if not system.get(_attrs.DISTILL):
-            return None
-        teacher = build_network(parent_arch, self.data.input_shape[0], self.data.num_classes)
-        teacher.load_state_dict(state)
-        return teacher
+        return teacher if system.get(_attrs.DISTILL) else None
+
+    def _parent_network(
+        self, parent_arch: Architecture, state: dict[str, torch.Tensor]
+    ) -> torch.nn.Module:
+        """The parent with its weights; refuses files of another network or with NaN/inf."""
+        broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+        if broken:
+            raise ValueError(f"weights hold NaN or inf values in {broken[:3]}")
+        parent = build_network(parent_arch, self.data.input_shape[0], self.data.num_classes)
+        parent.load_state_dict(state)  # strict: RuntimeError for missing or misshapen tensors
+        return parent
 
     def _download_weights(self, parent: optuna.trial.FrozenTrial) -> dict[str, torch.Tensor]:
         artifact_id = parent.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
@@ -258,9 +304,17 @@ class NASObjective:
             raise KeyError(f"trial {parent.number} has no weights artifact")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "parent.safetensors"
-            download_artifact(
-                artifact_store=self.artifact_store, file_path=str(path), artifact_id=artifact_id
-            )
+            try:
+                download_artifact(
+                    artifact_store=self.artifact_store, file_path=str(path), artifact_id=artifact_id
+                )
+            except ArtifactNotFound:
+                raise ValueError(
+                    f"weights artifact {artifact_id} is missing from the store"
+                ) from None
+            expected = parent.user_attrs.get(_attrs.WEIGHTS_SHA256)
+            if expected is not None and _sha256(path) != expected:
+                raise ValueError(f"weights artifact {artifact_id} is corrupt (sha256 mismatch)")
             return load_weights(path)
 
     def _upload(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
@@ -269,15 +323,22 @@ class NASObjective:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"trial-{trial.number}.safetensors"
             save_weights(model, path)
+            digest = _sha256(path)
             artifact_id = upload_artifact(
                 artifact_store=self.artifact_store,
                 file_path=str(path),
                 study_or_trial=trial,
                 mimetype="application/octet-stream",
             )
+        trial.set_user_attr(_attrs.WEIGHTS_SHA256, digest)
         trial.set_user_attr(_attrs.WEIGHTS_ARTIFACT, artifact_id)
 
-    def _record_study(self, study: optuna.Study) -> None:
+    def record_study(self, study: optuna.Study) -> None:
+        """Record the space, data shape, dataset and recipe in the study's user attrs, once.
+
+        Samplers read the input shape and classes from there to compute cheap
+        objectives; resuming with another space or dataset is refused on them.
+        """
         if _attrs.STUDY_SPACE in study.user_attrs:
             return
         study.set_user_attr(_attrs.STUDY_SPACE, repr(self.space))
@@ -296,6 +357,10 @@ class NASObjective:
         _logger.warning("trial %d failed: %s", trial.number, reason)
         # Optuna records a NaN result as FAIL and carries on with the study.
         return math.nan if n_values == 1 else (math.nan,) * n_values
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _release_memory() -> None:

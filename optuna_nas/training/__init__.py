@@ -5,6 +5,7 @@ from optuna_nas.training._trainer import (
     TrainingDiverged,
     TrainResult,
     evaluate,
+    make_optimizer,
     train,
 )
 from optuna_nas.training._weights import (
@@ -21,6 +22,7 @@ __all__ = [
     "TransferReport",
     "evaluate",
     "load_weights",
+    "make_optimizer",
     "save_weights",
     "train",
     "transfer_weights",

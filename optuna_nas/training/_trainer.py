@@ -131,23 +131,7 @@ def train(
     batch_size = min(config.batch_size, n)
     steps_per_epoch = n // batch_size
     total_steps = steps_per_epoch * config.epochs
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": config.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, momentum=config.momentum, nesterov=True,
-    )  # fmt: skip
-    warmup = max(1, int(config.warmup_fraction * total_steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: (
-            (step + 1) / warmup
-            if step < warmup
-            else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-        ),
-    )
+    optimizer, schedule = make_optimizer(model, config, total_steps)
 
     result = TrainResult(val_accuracy=0.0)
     start = time.perf_counter()
@@ -198,6 +182,32 @@ def train(
         steps_per_epoch * batch_size * result.epochs / max(train_seconds, 1e-9)
     )
     return result
+
+
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, total_steps: int
+) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
+    """The recipe's SGD (Nesterov; no weight decay on BN and biases) and its schedule.
+
+    The schedule warms up linearly for ``config.warmup_fraction`` of ``total_steps``,
+    then follows a cosine to zero; call ``schedule.step()`` after every step.
+    """
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": config.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr, momentum=config.momentum, nesterov=True,
+    )  # fmt: skip
+    warmup = max(1, int(config.warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _use_amp(config: TrainConfig, device: torch.device) -> bool:

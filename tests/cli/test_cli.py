@@ -26,13 +26,14 @@ def _cli(tmp_path, *args, check=True):
 
 def test_search_resume_front_and_export(tmp_path):
     first = _cli(tmp_path, "search", *SMALL, "--n-trials", "2", "--sampler", "random")
-    assert (
-        "Pareto front" in first.stdout
-        and "optuna-dashboard sqlite:///optuna_nas.db" in first.stdout
-    )
+    assert "Pareto front" in first.stdout
+    assert "optuna-nas dashboard --storage sqlite:///optuna_nas.db --artifact-dir" in first.stdout
     # The same study name resumes: only the missing trial runs.
     second = _cli(tmp_path, "search", *SMALL, "--n-trials", "3", "--sampler", "random")
     assert "2 finished trial(s), 1 to go" in second.stderr + second.stdout
+    # ... but not with settings that would make its trials incomparable.
+    changed = _cli(tmp_path, "search", *SMALL, "--n-trials", "4", "--epochs", "2", check=False)
+    assert changed.returncode == 2 and "--epochs was 1, now 2" in changed.stderr
     study = optuna.load_study(study_name="nas-nb201-synthetic",
                               storage=f"sqlite:///{tmp_path}/optuna_nas.db")  # fmt: skip
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
@@ -64,16 +65,34 @@ def test_search_resume_front_and_export(tmp_path):
         (["--sampler", "bogus"], "unknown sampler 'bogus'"),
         (["--objectives", "error,size"], "unknown objective 'size'"),
         (["--dataset", "nope"], "unknown dataset 'nope'"),
-        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], "cannot open storage"),
+        (
+            ["--storage", "postgresql://nobody:pw@127.0.0.1:1/none"],
+            "cannot open storage postgresql://nobody:***@127.0.0.1:1/none",
+        ),
+        (["--storage", "postgres.db"], "unsupported storage URL 'postgres.db'; use sqlite:///"),
+        (["--workers", "0"], "--workers must be >= 1, got 0"),
+        (["--n-trials", "0"], "--n-trials must be >= 1, got 0"),
     ],
 )
-def test_bad_input_is_one_clear_error(tmp_path, args, message):
+def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, capsys, args, message):
     options = {**OPTIONS, **dict(zip(args[::2], args[1::2], strict=True))}
     argv = [x for kv in options.items() for x in kv]
-    done = _cli(tmp_path, "search", *argv, "--no-progress", "--n-trials", "1", check=False)
-    assert done.returncode == 2
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr
+    if "--n-trials" not in options:
+        argv += ["--n-trials", "1"]
+    code, err = _main(tmp_path, monkeypatch, capsys, "search", *argv, "--no-progress")
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "artifacts").exists()  # nothing was trained
+
+
+def _main(tmp_path, monkeypatch, capsys, *argv):
+    """``optuna-nas ARGV`` in this process (the command's own code path, minus start-up)."""
+    from optuna_nas.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(list(argv))
+    return code, capsys.readouterr().err
 
 
 def test_default_validation_split_is_a_fraction_that_fits_any_dataset():
@@ -82,3 +101,22 @@ def test_default_validation_split_is_a_fraction_that_fits_any_dataset():
     assert build_parser().parse_args(["search"]).val_size == 0.1
     assert build_parser().parse_args(["search", "--val-size", "300"]).val_size == 300
     assert build_parser().parse_args(["search", "--val-size", "0.2"]).val_size == 0.2
+
+
+def test_a_worker_needs_a_study_started_by_search(tmp_path, monkeypatch, capsys):
+    code, err = _main(tmp_path, monkeypatch, capsys, "worker", "--study-name", "none")
+    assert code == 2 and "no study 'none' in sqlite:///optuna_nas.db" in err
+    optuna.create_study(study_name="plain", storage=f"sqlite:///{tmp_path}/optuna_nas.db")
+    code, err = _main(tmp_path, monkeypatch, capsys, "worker", "--study-name", "plain")
+    assert code == 2
+    assert "was not started by 'optuna-nas search'" in err and "run_worker" in err
+
+
+def test_export_of_a_trial_with_malformed_architecture_json_is_one_clear_error(
+    tmp_path, monkeypatch, capsys
+):
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna_nas.db")
+    study.add_trial(optuna.trial.create_trial(
+        value=0.5, user_attrs={"arch": "{not json", "weights_artifact_id": "x"}))  # fmt: skip
+    code, err = _main(tmp_path, monkeypatch, capsys, "export", "--trial", "0", "--out", "out")
+    assert code == 2 and "Architecture JSON is malformed" in err

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from optuna_nas.data import augment, dataset_names, load_data
+from optuna_nas.data._datasets import DEBIAN_FASHION_MNIST
 
 
 def test_registry_lists_the_builtin_datasets():
@@ -70,3 +71,22 @@ def test_augment_translates_and_flips_within_the_batch():
 def test_synthetic_data_is_deterministic():
     a, b = load_data("synthetic"), load_data("synthetic")
     assert np.array_equal(a.test_x.numpy(), b.test_x.numpy())
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.skipif(DEBIAN_FASHION_MNIST.exists(), reason="the system copy would be read first")
+def test_an_earlier_unpacked_debian_package_is_read_without_fetching_again(tmp_path):
+    # The layout `apt-get download` + `dpkg-deb -x` leaves under the data root.
+    unpacked = tmp_path / "debian" / "usr/share/datasets/fashion-mnist"
+    unpacked.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("t10k", 20)):
+        _write_idx(unpacked / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(unpacked / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    data = load_data("fashion-mnist", root=tmp_path, val_size=10)
+    assert (len(data.train_y), len(data.val_y), len(data.test_y)) == (50, 10, 20)
+    assert data.input_shape == (1, 28, 28)
