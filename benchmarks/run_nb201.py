@@ -29,6 +29,7 @@ import optuna
 from benchmarks._report import machine
 from benchmarks.nb201_table import COSTS, NB201Table, create_study, hv_ratios, make_objective
 from optuna_nas.lemonade import LemonadeSampler
+from optuna_nas.nao import NAOSampler
 
 SamplerFactory = Callable[[NB201Table, int], optuna.samplers.BaseSampler]
 
@@ -41,6 +42,9 @@ SAMPLERS: dict[str, SamplerFactory] = {
     "nsga2-pop20": lambda table, seed: optuna.samplers.NSGAIISampler(population_size=20, seed=seed),
     # The table's cost is known before "training": LEMONADE's cheap objective.
     "lemonade": lambda table, seed: LemonadeSampler(
+        table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
+    ),
+    "nao": lambda table, seed: NAOSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
     ),
 }

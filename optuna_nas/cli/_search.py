@@ -18,6 +18,7 @@ from optuna_nas.cli._inspect import front_table
 from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
 from optuna_nas.lemonade import LemonadeSampler
+from optuna_nas.nao import NAOSampler
 from optuna_nas.objectives import get_objective
 from optuna_nas.search import NASObjective, create_study
 from optuna_nas.tnd import TNDSampler
@@ -39,6 +40,7 @@ def make_sampler(name: str, space: BaseSpace, seed: int | None) -> optuna.sample
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
         "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
         "lemonade": lambda: LemonadeSampler(space, seed=seed),
+        "nao": lambda: NAOSampler(space, seed=seed),
         # A worker joining a TND-NAS study samples from the α the driver publishes.
         "tnd": lambda: TNDSampler(space, seed=seed),
     }

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.nao._proposals import gradient_walk
+from optuna_nas.nao._selection import improvement_scores, tchebycheff_scores
+from optuna_nas.nao._training import FittedEPD, fit_epd
+from optuna_nas.search import (
+    CheapObjective,
+    TrialArchitectures,
+    cheap_objectives,
+    minimised_values,
+    nondomination_ranks,
+)
+
+PREDICTED = "nao:predicted"
+"""Trial system attr: the objective values the EPD predicted (cheap ones computed)."""
+DIRECTIONS = 4
+"""Walks (each with its own random scalarisation weights) from every seed."""
+STEPS_PER_ARCHITECTURE = 3
+"""Adam steps of a fit from scratch per evaluated architecture (more overfits)."""
+
+
+@dataclass
+class _Fit:
+    """An EPD trained on the completed trials ``trial_ids`` of study ``study_key``."""
+
+    study_key: tuple[int, int]
+    trial_ids: frozenset[int]
+    epd: FittedEPD
+
+
+class NAOSampler(BaseSampler):
+    """NAO: gradient steps in a learned architecture embedding (Luo et al., NeurIPS 2018).
+
+    Every trial is one proposal. After ``n_initial`` random architectures, each call:
+
+    1. fits the encoder-predictor-decoder (:class:`~optuna_nas.nao.EPD`) to the
+       completed trials in storage: one predictor head per objective, each normalised
+       to its empirical quantile; random unevaluated architectures join the
+       reconstruction loss. The fit is reused until the completed trials grew by
+       ``retrain_every`` (and by 10%);
+    2. takes the ``n_seeds`` best architectures (non-domination rank first) and walks
+       from each in several directions: every walk has random scalarisation weights
+       of the predicted objectives and repeats NAO's step (move the embedding down the
+       weighted prediction's gradient, decode, continue from the decoded
+       architecture), until ``n_candidates`` architectures not yet evaluated or
+       running were decoded;
+    3. scores each candidate with its cheap objectives computed exactly and its
+       expensive ones predicted, and evaluates the one with the largest predicted
+       hypervolume improvement of the evaluated front (the prediction is stored in
+       the trial's system attr ``"nao:predicted"``).
+
+    Nothing lives only in the sampler: the EPD is a cache of what storage holds, so
+    several workers, a restarted process and a fresh sampler all continue the search.
+
+    Parameters
+    ----------
+    space:
+        The search space (params are those of ``space.distributions()``).
+    cheap_objectives:
+        Study metric name -> ``Architecture -> float`` for objectives known before
+        training: their predictor heads only steer the walks, candidates are scored
+        with the exact values. Default: every study metric naming a cheap registered
+        objective (``params``, ``flops``, ...).
+    n_initial:
+        Random architectures evaluated before the EPD is first fitted.
+    n_seeds:
+        Architectures the walks start from.
+    n_candidates:
+        New architectures to decode before choosing one.
+    n_unlabelled:
+        Random architectures drawn for each fit that only train the reconstruction, so
+        the decoder knows the space beyond the evaluated architectures.
+    retrain_every:
+        Fewest newly completed trials before the EPD is fitted again.
+    max_steps:
+        A fit takes 3 Adam steps (batches of 100 evaluated + 50 random architectures)
+        per evaluated architecture, at least 50, from scratch; once that exceeds
+        ``max_steps``, refits continue from the last fit for ``max_steps // 6`` steps.
+    trade_off:
+        Weight lambda of the prediction loss (the reconstruction loss gets 1 - lambda).
+    embedding, hidden:
+        Token embedding and LSTM widths.
+    seed:
+        Seed of the random initial architectures, the scalarisation weights and the
+        EPD's initialisation and shuffling.
+    fallback_sampler:
+        Samples params the space does not own (default ``RandomSampler``).
+    device:
+        Where the EPD runs; default CUDA when available, else CPU.
+    """
+
+    def __init__(
+        self,
+        space: BaseSpace,
+        *,
+        cheap_objectives: Mapping[str, CheapObjective] | None = None,
+        n_initial: int = 10,
+        n_seeds: int = 20,
+        n_candidates: int = 400,
+        n_unlabelled: int = 500,
+        retrain_every: int = 5,
+        max_steps: int = 600,
+        trade_off: float = 0.8,
+        embedding: int = 48,
+        hidden: int = 96,
+        seed: int | None = None,
+        fallback_sampler: BaseSampler | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
+        if min(n_initial, n_seeds, n_candidates, retrain_every, max_steps) < 1:
+            raise ValueError(
+                "n_initial, n_seeds, n_candidates, retrain_every and max_steps must be >= 1."
+            )
+        if not 0.0 <= trade_off <= 1.0:
+            raise ValueError(f"trade_off must be in [0, 1], got {trade_off}.")
+        self._space = space
+        self._cheap = dict(cheap_objectives) if cheap_objectives is not None else None
+        self._n_initial = n_initial
+        self._n_seeds = n_seeds
+        self._n_candidates = n_candidates
+        self._n_unlabelled = n_unlabelled
+        self._retrain_every = retrain_every
+        self._max_steps = max_steps
+        self._trade_off = trade_off
+        self._widths = (embedding, hidden)
+        self._rng = np.random.default_rng(seed)
+        self._fallback = fallback_sampler or RandomSampler(seed=seed)
+        self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self._distributions = space.distributions()
+        self._archs = TrialArchitectures(space)
+        self._fit: _Fit | None = None
+
+    def reseed_rng(self) -> None:
+        self._rng = np.random.default_rng()
+        self._fallback.reseed_rng()
+
+    # ------------------------------------------------------------------ BaseSampler API
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return dict(self._distributions)
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        trials = study._get_trials(deepcopy=False, use_cache=True)
+        taken = self._archs.taken(trials)
+        complete = [
+            (t, a) for t, a in self._archs.completed(trials) if np.all(np.isfinite(t.values))
+        ]
+        proposal = None
+        if len(complete) >= self._n_initial:
+            proposal = self._propose(study, complete, taken)
+        if proposal is None:
+            return self._space.to_params(self._random_new(taken))
+        arch, predicted = proposal
+        study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
+        return self._space.to_params(arch)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._fallback.before_trial(study, trial)
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._fallback.after_trial(study, trial, state, values)
+
+    # ------------------------------------------------------------------ the algorithm
+    def _random_new(self, taken: set[str]) -> Architecture:
+        for _ in range(1000):
+            arch = self._space.sample(self._rng)
+            if arch.fingerprint not in taken:
+                return arch
+        return arch  # the space is (nearly) exhausted: repeat rather than fail
+
+    def _propose(
+        self,
+        study: optuna.Study,
+        complete: list[tuple[FrozenTrial, Architecture]],
+        taken: set[str],
+    ) -> tuple[Architecture, list[float]] | None:
+        trials = [t for t, _ in complete]
+        values = minimised_values(study, trials)
+        fit = self._fitted(study, complete, values)
+
+        ranks = nondomination_ranks(study, trials)
+        seeds = np.lexsort((self._rng.random(len(trials)), ranks))[: self._n_seeds]
+        seeds = np.repeat(seeds, DIRECTIONS)
+        weights = self._rng.dirichlet(np.ones(values.shape[1]), size=len(seeds))
+        candidates = gradient_walk(
+            fit.model,
+            self._space,
+            fit.tokens(self._space, [complete[i][1] for i in seeds]),
+            torch.as_tensor(weights, dtype=torch.float32, device=self._device),
+            self._n_candidates,
+            taken,
+        )
+        if not candidates:
+            return None
+        points = fit.predict(self._space, candidates)
+        is_predicted = np.ones(values.shape[1], dtype=bool)
+        for m, function in self._cheap_by_index(study).items():
+            points[:, m] = [function(a) for a in candidates]
+            is_predicted[m] = False
+        signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
+        points[:, ~is_predicted] *= signs[~is_predicted]
+        import os
+
+        mode = os.environ.get("NAO_SEL", "hvi")
+        if os.environ.get("NAO_REF", "obs") == "pred":
+            reference = values.copy()
+            reference[:, is_predicted] = fit.predict(self._space, [a for _, a in complete])[
+                :, is_predicted
+            ]
+        else:
+            reference = values
+        hvi = improvement_scores(reference, points, is_predicted)
+        w = self._rng.dirichlet(np.ones(values.shape[1]))
+        tch = tchebycheff_scores(values, points, w)
+        if mode == "hvi":
+            best = int(np.argmax(hvi))
+        elif mode == "parego":
+            best = int(np.argmax(tch))
+        else:
+            best = int(np.argmax(hvi)) if hvi.max() > 0 else int(np.argmax(tch))
+        return candidates[best], (points[best] * signs).tolist()
+
+    def _cheap_by_index(self, study: optuna.Study) -> dict[int, CheapObjective]:
+        cheap = cheap_objectives(study, self._cheap)
+        names = study.metric_names or []
+        return {m: cheap[name] for m, name in enumerate(names) if name in cheap}
+
+    def _fitted(
+        self,
+        study: optuna.Study,
+        complete: list[tuple[FrozenTrial, Architecture]],
+        values: np.ndarray,
+    ) -> FittedEPD:
+        key = (id(study._storage), study._study_id)
+        ids = frozenset(t._trial_id for t, _ in complete)
+        last = self._fit
+        if last is None or last.study_key != key or not last.trial_ids <= ids:
+            last = None
+        elif len(ids) - len(last.trial_ids) < max(self._retrain_every, len(last.trial_ids) // 10):
+            return last.epd
+        steps = max(50, STEPS_PER_ARCHITECTURE * len(ids))
+        # Small fits start from scratch: their result depends on storage alone.
+        warm = last is not None and steps > self._max_steps
+        epd = fit_epd(
+            self._space,
+            [a for _, a in complete],
+            values,
+            self._rng,
+            steps=self._max_steps // 6 if warm else min(steps, self._max_steps),
+            warm=last.epd.model if warm else None,
+            n_unlabelled=self._n_unlabelled,
+            trade_off=self._trade_off,
+            embedding=self._widths[0],
+            hidden=self._widths[1],
+            device=self._device,
+        )
+        self._fit = _Fit(key, ids, epd)
+        return epd
