@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--sampler",
         default="nsga2",
-        help="random, tpe, nsga2, lemonade, or tnd (TND-NAS: supernet search, then --n-trials "
+        help="random, tpe, nsga2, lemonade, nao, or tnd (TND-NAS: supernet search, then --n-trials "
         "derived architectures trained in full; --epochs per search stage and per trial)",
     )
     search.add_argument(
