@@ -9,9 +9,11 @@ from optuna_nas.search._history import (
     pareto_indices,
 )
 from optuna_nas.search._objective import NASObjective
+from optuna_nas.search._sampler import ArchitectureSampler
 from optuna_nas.search._study import create_study
 
 __all__ = [
+    "ArchitectureSampler",
     "CheapObjective",
     "NASObjective",
     "TrialArchitectures",

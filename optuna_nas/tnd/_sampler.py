@@ -1,20 +1,16 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler
-from optuna.trial import FrozenTrial, TrialState
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial
 
-from optuna_nas.encoding import BaseSpace
+from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.search import ArchitectureSampler
 from optuna_nas.tnd import _state
 from optuna_nas.tnd._distribution import ArchitectureDistribution
 
 
-class TNDSampler(BaseSampler):
+class TNDSampler(ArchitectureSampler):
     """Draws architectures from the α that a :class:`TNDSearch` published in the study.
 
     α is read from storage on every trial, so a worker on another machine (any
@@ -44,30 +40,14 @@ class TNDSampler(BaseSampler):
         seed: int | None = None,
         fallback_sampler: BaseSampler | None = None,
     ) -> None:
-        self._space = space
+        super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
         self._setting = setting
-        self._rng = np.random.default_rng(seed)
-        self._fallback = fallback_sampler or RandomSampler(seed=seed)
-        self._distributions = space.distributions()
         ArchitectureDistribution(space)  # a space TND-NAS cannot search fails here, not later
 
-    def reseed_rng(self) -> None:
-        self._rng = np.random.default_rng()
-        self._fallback.reseed_rng()
-
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
-
-    def sample_relative(
-        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if not search_space:
-            return {}
+    def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
         dists = _state.read_distributions(study, self._space)
         if dists is None:
-            name, dist = None, ArchitectureDistribution(self._space)
+            dist = ArchitectureDistribution(self._space)
         else:
             name = self._setting or str(self._rng.choice(sorted(dists)))
             if name not in dists:
@@ -78,25 +58,4 @@ class TNDSampler(BaseSampler):
             dist = dists[name]
             study._storage.set_trial_system_attr(trial._trial_id, _state.SETTING, name)
         arch, _ = dist.sample(self._rng)
-        return self._space.to_params(arch)
-
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self._fallback.before_trial(study, trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        self._fallback.after_trial(study, trial, state, values)
+        return arch
