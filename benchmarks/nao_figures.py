@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import time
 
 import numpy as np
@@ -41,6 +42,17 @@ def distinct_archs(space: BaseSpace, n: int, rng: np.random.Generator, avoid=())
             seen.add(arch.fingerprint)
             archs.append(arch)
     return archs
+
+
+def affinity() -> str:
+    """``", pinned to CPU(s) ..."`` when the process may not use every core, else ``""``."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return ""
+    if len(cpus) == os.cpu_count():
+        return ""
+    return f", pinned to CPU {','.join(map(str, cpus))}"
 
 
 def pairwise_accuracy(predicted: np.ndarray, true: np.ndarray) -> float:
@@ -110,9 +122,10 @@ def main() -> None:
         "",
         f"- command: `python -m benchmarks.nao_figures --train {args.train} --test {args.test} "
         f"--steps {args.steps} --seed {args.seed}`",
-        f"- machine: {machine()}, 1 torch thread; date: {datetime.date.today().isoformat()}",
+        f"- machine: {machine()}, 1 torch thread{affinity()}; "
+        f"date: {datetime.date.today().isoformat()}",
         f"- EPD: embedding 48, hidden 96, lambda 0.8, Adam 1e-3, batches of 100 evaluated + "
-        f"100 random unevaluated architectures (reconstruction only), symmetric twins; "
+        f"50 random unevaluated architectures (reconstruction only), symmetric twins; "
         f"{args.train} training and {args.test} held-out architectures (distinct fingerprints)",
         "- pairwise accuracy: held-out pairs with different true values ordered correctly "
         "(paper: > 0.78 after ~500). Wrong tokens: mean Hamming distance between an "

@@ -13,6 +13,7 @@ gets a warm start and is meant to be distilled from the parent first.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -67,12 +68,20 @@ class Operator:
         self, arch: Architecture, space: BaseSpace, rng: np.random.Generator
     ) -> Architecture | None:
         """A uniformly random applicable child of ``arch`` in ``space``, or ``None``."""
-        options = list(self.candidates(arch, space))
-        for i in rng.permutation(len(options)):
-            child = options[i]
-            if child in space and child != arch:
-                return child
-        return None
+        options = _applicable(self, arch.to_json(), space)
+        return options[rng.integers(len(options))] if options else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _applicable(operator: Operator, encoding: str, space: BaseSpace) -> tuple[Architecture, ...]:
+    """The valid children ``operator`` makes from the architecture ``encoding`` (its JSON).
+
+    Cached because LEMONADE proposes many children of the same few parents on every
+    call; keyed by the exact encoding (not the canonical fingerprint that ``==`` uses),
+    since operators edit the encoding as given.
+    """
+    arch = Architecture.from_json(encoding)
+    return tuple(c for c in operator.candidates(arch, space) if c in space and c != arch)
 
 
 def random_child(

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import optuna
-from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler
-from optuna.trial import FrozenTrial, TrialState
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial
 from scipy.stats import gaussian_kde
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.lemonade._operators import OPERATORS, Operator, random_child
 from optuna_nas.search import (
+    ArchitectureSampler,
     CheapObjective,
     TrialArchitectures,
     _attrs,
@@ -20,8 +19,11 @@ from optuna_nas.search import (
     pareto_indices,
 )
 
+# Proposal rounds before a random architecture, while other workers claim every child.
+_PROPOSAL_ROUNDS = 3
 
-class LemonadeSampler(BaseSampler):
+
+class LemonadeSampler(ArchitectureSampler):
     """LEMONADE: Lamarckian evolution over network operators (Elsken et al., ICLR 2019).
 
     Every trial is one accepted child. The population is the set of non-dominated
@@ -35,9 +37,13 @@ class LemonadeSampler(BaseSampler):
        approximate morphisms), dropping architectures already evaluated or running;
     4. accept one with probability proportional to 1 / density of its cheap objectives.
 
-    The parent's trial number, the operator and whether to distil (approximate
-    morphisms) are written to the child trial's system attrs; ``NASObjective`` then
-    warm-starts the child from the parent's weights.
+    The accepted child is claimed for the trial (:meth:`TrialArchitectures.claim`):
+    if another worker claimed the same architecture at the same moment, the next
+    child in acceptance order stands in (a draw without replacement ∝ 1 / density),
+    so no two workers evaluate one architecture. Only then are the parent's trial
+    number, the operator and whether to distil (approximate morphisms) written to
+    the child trial's system attrs; ``NASObjective`` then warm-starts the child from
+    the parent's weights.
 
     Parameters
     ----------
@@ -72,77 +78,43 @@ class LemonadeSampler(BaseSampler):
     ) -> None:
         if n_proposals < 1 or n_initial < 1:
             raise ValueError("n_proposals and n_initial must be >= 1.")
-        self._space = space
+        super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
         self._cheap = dict(cheap_objectives) if cheap_objectives is not None else None
         self._n_proposals = n_proposals
         self._n_initial = n_initial
         self._operators = tuple(operators) if operators is not None else OPERATORS
-        self._rng = np.random.default_rng(seed)
-        self._fallback = fallback_sampler or RandomSampler(seed=seed)
-        self._distributions = space.distributions()
         self._archs = TrialArchitectures(space)
 
-    def reseed_rng(self) -> None:
-        self._rng = np.random.default_rng()
-        self._fallback.reseed_rng()
-
-    # ------------------------------------------------------------------ BaseSampler API
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
-
-    def sample_relative(
-        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if not search_space:
-            return {}
+    def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
         trials = study._get_trials(deepcopy=False, use_cache=True)
         taken = self._archs.taken(trials)
         complete = self._archs.completed(trials)
-        child = None
         if len(complete) >= self._n_initial:
-            child = self._evolve(study, trial, complete, taken)
-        if child is None:
-            child = self._random_new(taken)
-        return self._space.to_params(child)
-
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self._fallback.before_trial(study, trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        self._fallback.after_trial(study, trial, state, values)
+            # A child another worker claimed meanwhile is skipped for the next acceptable
+            # one; if all are gone, the population proposes again, then a random net.
+            for _ in range(_PROPOSAL_ROUNDS):
+                children = self._evolve(study, complete, taken)
+                for arch, parent, operator in children:
+                    if TrialArchitectures.claim(study, trial, arch):
+                        self._write_lineage(study, trial, parent, operator)
+                        return arch
+                    taken.add(arch.fingerprint)
+                if not children:
+                    break
+        return self.random_new_architecture(study, trial, taken)
 
     # ------------------------------------------------------------------ the algorithm
-    def _random_new(self, taken: set[str]) -> Architecture:
-        for _ in range(1000):
-            arch = self._space.sample(self._rng)
-            if arch.fingerprint not in taken:
-                return arch
-        return arch  # the space is (nearly) exhausted: repeat rather than fail
-
     def _evolve(
         self,
         study: optuna.Study,
-        trial: FrozenTrial,
         complete: list[tuple[FrozenTrial, Architecture]],
         taken: set[str],
-    ) -> Architecture | None:
+    ) -> list[tuple[Architecture, FrozenTrial, Operator]]:
+        """New children ``(architecture, parent trial, operator)`` in order of acceptance.
+
+        The order is a draw without replacement with probability ∝ 1 / density: the
+        first is the child LEMONADE accepts, the others stand in for it if it is taken.
+        """
         cheap = cheap_objectives(study, self._cheap)
         population = pareto_indices(study, [t for t, _ in complete])
         parents = [complete[i] for i in population]
@@ -158,19 +130,24 @@ class LemonadeSampler(BaseSampler):
             arch, operator = proposal
             if arch.fingerprint not in taken:
                 children.setdefault(arch.fingerprint, (arch, parents[i][0], operator))
-        if not children:
-            return None
         candidates = list(children.values())
+        if not candidates:
+            return []
         costs = np.array([[f(a) for f in cheap.values()] for a, _, _ in candidates])
         weights = 1.0 / density(costs)
-        arch, parent, operator = candidates[
-            self._rng.choice(len(candidates), p=weights / weights.sum())
-        ]
+        order = self._rng.choice(
+            len(candidates), size=len(candidates), replace=False, p=weights / weights.sum()
+        )
+        return [candidates[i] for i in order]
+
+    @staticmethod
+    def _write_lineage(
+        study: optuna.Study, trial: FrozenTrial, parent: FrozenTrial, operator: Operator
+    ) -> None:
         storage = study._storage
         storage.set_trial_system_attr(trial._trial_id, _attrs.PARENT_TRIAL, parent.number)
         storage.set_trial_system_attr(trial._trial_id, _attrs.OPERATOR, operator.name)
         storage.set_trial_system_attr(trial._trial_id, _attrs.DISTILL, not operator.exact)
-        return arch
 
 
 def _density(points: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

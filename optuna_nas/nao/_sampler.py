@@ -1,22 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import optuna
 import torch
-from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler
+from optuna.samplers import BaseSampler
 from optuna.study import StudyDirection
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.nao._proposals import gradient_walk
-from optuna_nas.nao._selection import improvement_scores, tchebycheff_scores
+from optuna_nas.nao._selection import improvement_scores
 from optuna_nas.nao._training import FittedEPD, fit_epd
 from optuna_nas.search import (
+    ArchitectureSampler,
     CheapObjective,
     TrialArchitectures,
     cheap_objectives,
@@ -41,7 +40,7 @@ class _Fit:
     epd: FittedEPD
 
 
-class NAOSampler(BaseSampler):
+class NAOSampler(ArchitectureSampler):
     """NAO: gradient steps in a learned architecture embedding (Luo et al., NeurIPS 2018).
 
     Every trial is one proposal. After ``n_initial`` random architectures, each call:
@@ -60,10 +59,13 @@ class NAOSampler(BaseSampler):
     3. scores each candidate with its cheap objectives computed exactly and its
        expensive ones predicted, and evaluates the one with the largest predicted
        hypervolume improvement of the evaluated front (the prediction is stored in
-       the trial's system attr ``"nao:predicted"``).
+       the trial's system attr ``"nao:predicted"``). The trial first claims the
+       architecture's fingerprint in storage (``TrialArchitectures.claim``); if another
+       worker claimed it meanwhile, the next best candidate is taken.
 
     Nothing lives only in the sampler: the EPD is a cache of what storage holds, so
-    several workers, a restarted process and a fresh sampler all continue the search.
+    several workers, a restarted process and a fresh sampler all continue the search,
+    and no two live trials evaluate the same architecture.
 
     Parameters
     ----------
@@ -126,7 +128,7 @@ class NAOSampler(BaseSampler):
             )
         if not 0.0 <= trade_off <= 1.0:
             raise ValueError(f"trade_off must be in [0, 1], got {trade_off}.")
-        self._space = space
+        super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
         self._cheap = dict(cheap_objectives) if cheap_objectives is not None else None
         self._n_initial = n_initial
         self._n_seeds = n_seeds
@@ -136,77 +138,34 @@ class NAOSampler(BaseSampler):
         self._max_steps = max_steps
         self._trade_off = trade_off
         self._widths = (embedding, hidden)
-        self._rng = np.random.default_rng(seed)
-        self._fallback = fallback_sampler or RandomSampler(seed=seed)
         self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self._distributions = space.distributions()
         self._archs = TrialArchitectures(space)
         self._fit: _Fit | None = None
 
-    def reseed_rng(self) -> None:
-        self._rng = np.random.default_rng()
-        self._fallback.reseed_rng()
-
-    # ------------------------------------------------------------------ BaseSampler API
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
-
-    def sample_relative(
-        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if not search_space:
-            return {}
+    def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
         trials = study._get_trials(deepcopy=False, use_cache=True)
         taken = self._archs.taken(trials)
         complete = [
             (t, a) for t, a in self._archs.completed(trials) if np.all(np.isfinite(t.values))
         ]
-        proposal = None
         if len(complete) >= self._n_initial:
-            proposal = self._propose(study, complete, taken)
-        if proposal is None:
-            return self._space.to_params(self._random_new(taken))
-        arch, predicted = proposal
-        study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
-        return self._space.to_params(arch)
-
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        return self._fallback.sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self._fallback.before_trial(study, trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: TrialState,
-        values: Sequence[float] | None,
-    ) -> None:
-        self._fallback.after_trial(study, trial, state, values)
+            # Another worker may have claimed a proposal since ``taken`` was read: it
+            # gives way to the next best, and its prediction is not recorded.
+            for arch, predicted in self._propose(study, complete, taken):
+                if TrialArchitectures.claim(study, trial, arch):
+                    study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
+                    return arch
+                taken.add(arch.fingerprint)
+        return self.random_new_architecture(study, trial, taken)
 
     # ------------------------------------------------------------------ the algorithm
-    def _random_new(self, taken: set[str]) -> Architecture:
-        for _ in range(1000):
-            arch = self._space.sample(self._rng)
-            if arch.fingerprint not in taken:
-                return arch
-        return arch  # the space is (nearly) exhausted: repeat rather than fail
-
     def _propose(
         self,
         study: optuna.Study,
         complete: list[tuple[FrozenTrial, Architecture]],
         taken: set[str],
-    ) -> tuple[Architecture, list[float]] | None:
+    ) -> list[tuple[Architecture, list[float]]]:
+        """New architectures, best first, each with its predicted objective values."""
         trials = [t for t, _ in complete]
         values = minimised_values(study, trials)
         fit = self._fitted(study, complete, values)
@@ -224,7 +183,7 @@ class NAOSampler(BaseSampler):
             taken,
         )
         if not candidates:
-            return None
+            return []
         points = fit.predict(self._space, candidates)
         is_predicted = np.ones(values.shape[1], dtype=bool)
         for m, function in self._cheap_by_index(study).items():
@@ -232,26 +191,9 @@ class NAOSampler(BaseSampler):
             is_predicted[m] = False
         signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
         points[:, ~is_predicted] *= signs[~is_predicted]
-        import os
-
-        mode = os.environ.get("NAO_SEL", "hvi")
-        if os.environ.get("NAO_REF", "obs") == "pred":
-            reference = values.copy()
-            reference[:, is_predicted] = fit.predict(self._space, [a for _, a in complete])[
-                :, is_predicted
-            ]
-        else:
-            reference = values
-        hvi = improvement_scores(reference, points, is_predicted)
-        w = self._rng.dirichlet(np.ones(values.shape[1]))
-        tch = tchebycheff_scores(values, points, w)
-        if mode == "hvi":
-            best = int(np.argmax(hvi))
-        elif mode == "parego":
-            best = int(np.argmax(tch))
-        else:
-            best = int(np.argmax(hvi)) if hvi.max() > 0 else int(np.argmax(tch))
-        return candidates[best], (points[best] * signs).tolist()
+        scores = improvement_scores(values, points, is_predicted)
+        order = np.argsort(-scores, kind="stable")
+        return [(candidates[i], (points[i] * signs).tolist()) for i in order]
 
     def _cheap_by_index(self, study: optuna.Study) -> dict[int, CheapObjective]:
         cheap = cheap_objectives(study, self._cheap)

@@ -73,18 +73,3 @@ def _needed(point: np.ndarray, front: np.ndarray, predicted: np.ndarray) -> floa
     blocking = front[np.all(front[:, ~predicted] <= point[~predicted], axis=1)]
     gap = (point - blocking)[:, predicted]
     return float(np.max(np.min(gap, axis=1), initial=-np.inf)) if gap.size else -np.inf
-
-
-def tchebycheff_scores(
-    observed: np.ndarray, candidates: np.ndarray, weights: np.ndarray, rho: float = 0.05
-) -> np.ndarray:
-    """Minus the augmented Tchebycheff scalarisation of each candidate (ParEGO's).
-
-    Objectives are scaled so that the front of ``observed`` spans ``[0, 1]``.
-    """
-    front = observed[_is_pareto_front(observed, assume_unique_lexsorted=False)]
-    ideal, span = front.min(axis=0), front.max(axis=0) - front.min(axis=0)
-    span = np.where(span > 0, span, np.ptp(observed, axis=0))
-    span = np.where(span > 0, span, 1.0)
-    scaled = weights * (candidates - ideal) / span
-    return -(scaled.max(axis=1) + rho * scaled.sum(axis=1))

@@ -142,3 +142,19 @@ def test_approximate_children_build_inherit_and_train(kind, operator) -> None:
         optimizer.step()
         assert torch.isfinite(loss)
     assert all(torch.isfinite(t).all() for t in child.state_dict().values())
+
+
+def test_children_come_from_the_exact_encoding_not_an_equal_one() -> None:
+    # Node 1 has no live input, so its out-edges are dead: the two parents are equal (==),
+    # but reviving node 1 (activate_edge on 1<-0) must keep each parent's own 2<-1 op.
+    space = NB201Space()
+    cells = "|none~0|+|nor_conv_3x3~0|{}~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    conv, pool = (
+        space.from_nb201_string(cells.format(op)) for op in ("nor_conv_1x1", "avg_pool_3x3")
+    )
+    assert conv == pool
+    rng = np.random.default_rng(0)
+    for parent, op in ((conv, "nor_conv_1x1"), (pool, "avg_pool_3x3")):
+        for _ in range(20):
+            child = activate_edge(parent, space, rng)
+            assert space.nb201_string(child).split("+")[1].endswith(f"|{op}~1|")

@@ -5,7 +5,7 @@ from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveS
 from optuna.trial import TrialState
 
 from optuna_nas import NB201Space, create_study
-from optuna_nas.lemonade import LemonadeSampler
+from optuna_nas.lemonade import OPERATORS, LemonadeSampler
 from optuna_nas.objectives import count_params
 from optuna_nas.search import _attrs
 
@@ -70,3 +70,33 @@ def test_params_outside_the_space_go_to_the_fallback_sampler():
         n_trials=6,
     )
     assert all(1e-3 <= t.params["lr"] <= 1.0 for t in study.trials)
+
+
+def test_a_child_another_worker_claims_meanwhile_is_given_up():
+    space, storage = NB201Space(), optuna.storages.InMemoryStorage()
+    name = _cheap_study(LemonadeSampler(space, seed=0, n_initial=3), 6, storage).study_name
+    other = []
+
+    def params(arch):
+        # Worker 2 samples while worker 1 scores its proposals: worker 1's view of the
+        # taken architectures is then out of date, as in a race between two processes.
+        if not other:
+            study2 = optuna.load_study(study_name=name, storage=storage,
+                                       sampler=LemonadeSampler(space, seed=7, n_initial=3))  # fmt: skip
+            other.append(study2.ask())
+            other.append(space.suggest(other[0]))
+        return count_params(arch)
+
+    # The same seed: worker 1's first choice is the child worker 2 just claimed.
+    sampler = LemonadeSampler(space, seed=7, n_initial=3, cheap_objectives={"params": params})
+    study1 = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    trial = study1.ask()
+    arch = space.suggest(trial)
+    assert other and arch != other[1]
+    system = storage.get_trial_system_attrs(trial._trial_id)
+    assert system[_attrs.FINGERPRINT] == arch.fingerprint
+    # The lineage is that of the child worker 1 kept, not of the one it gave up.
+    parent = space.from_params(study1.trials[system[_attrs.PARENT_TRIAL]].params)
+    operator = {op.name: op for op in OPERATORS}[system[_attrs.OPERATOR]]
+    assert arch in list(operator.candidates(parent, space))
+    assert system[_attrs.DISTILL] is (not operator.exact)

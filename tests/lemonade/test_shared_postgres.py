@@ -92,12 +92,6 @@ def test_two_lemonade_workers_share_a_study_without_lost_trials(shared):
     )
 
 
-@pytest.mark.xfail(
-    reason="race: two workers sampling at the same moment do not see each other's child (params "
-    "are written after sample_relative returns), so both may pick it; the fix is a "
-    "reserve-then-verify of the fingerprint in the sampler (see the issue 4/7 report)",
-    strict=False,
-)
 def test_two_lemonade_workers_never_evaluate_the_same_architecture(shared):
     trials, _ = shared
     space = NB201Space(channels=4, cells=1)

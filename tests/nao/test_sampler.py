@@ -8,6 +8,7 @@ from optuna_nas.data import load_data
 from optuna_nas.nao import NAOSampler
 from optuna_nas.nao._sampler import PREDICTED
 from optuna_nas.objectives import count_params
+from optuna_nas.search import _attrs
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Small fits keep the tests fast; the algorithm is the same.
@@ -74,6 +75,55 @@ def test_a_new_sampler_continues_from_storage(tmp_path):
     study.optimize(lambda t: (_errorish(a := space.suggest(t)), count_params(a)), n_trials=3)
     assert all(PREDICTED in t.system_attrs for t in study.trials[8:])
     assert len({space.from_params(t.params).fingerprint for t in study.trials}) == 11
+
+
+def test_two_workers_asking_at_once_never_share_an_architecture(tmp_path):
+    space, storage = NB201Space(), f"sqlite:///{tmp_path}/s.db"
+    study1 = create_study(["error", "params"], storage=storage, study_name="nao",
+                          sampler=NAOSampler(space, seed=0, **FAST))  # fmt: skip
+    study2 = optuna.load_study(study_name="nao", storage=storage,
+                               sampler=NAOSampler(space, seed=1, **FAST))  # fmt: skip
+    for _ in range(8):
+        # Both trials are running before either samples: the second sees only a claim.
+        trials = [study1.ask(), study2.ask()]
+        archs = [space.suggest(t) for t in trials]
+        for study, trial, arch in zip((study1, study2), trials, archs, strict=True):
+            study.tell(trial, (_errorish(arch), count_params(arch)))
+    done = study1.trials
+    fingerprints = [space.from_params(t.params).fingerprint for t in done]
+    assert len(set(fingerprints)) == len(done) == 16
+    assert [t.system_attrs[_attrs.FINGERPRINT] for t in done] == fingerprints
+    assert sum(PREDICTED in t.system_attrs for t in done) >= 8
+
+
+def test_a_proposal_another_worker_claims_meanwhile_is_given_up():
+    space, storage = NB201Space(), optuna.storages.InMemoryStorage()
+    name = _cheap_study(NAOSampler(space, seed=0, **FAST), 6, storage).study_name
+    other = []
+
+    def params(arch):
+        # Worker 2 samples while worker 1 scores its candidates: worker 1's view of the
+        # taken architectures is then out of date, as in a race between two processes.
+        if not other:
+            study2 = optuna.load_study(study_name=name, storage=storage,
+                                       sampler=NAOSampler(space, seed=5, **FAST))  # fmt: skip
+            other.append(study2.ask())
+            other.append(space.suggest(other[0]))
+        return count_params(arch)
+
+    # The same seed and storage: worker 1's first choice is the one worker 2 just claimed.
+    sampler = NAOSampler(space, seed=5, cheap_objectives={"params": params}, **FAST)
+    study1 = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    trial = study1.ask()
+    arch = space.suggest(trial)
+    first = storage.get_trial_system_attrs(other[0]._trial_id)
+    assert first[_attrs.FINGERPRINT] == other[1].fingerprint
+    assert first[PREDICTED][1] == count_params(other[1])
+    assert arch != other[1]
+    system = storage.get_trial_system_attrs(trial._trial_id)
+    assert system[_attrs.FINGERPRINT] == arch.fingerprint
+    # The prediction recorded is that of the architecture worker 1 kept.
+    assert system[PREDICTED][1] == count_params(arch)
 
 
 def test_params_outside_the_space_go_to_the_fallback_sampler():
