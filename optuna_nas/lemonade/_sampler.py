@@ -94,11 +94,10 @@ class LemonadeSampler(ArchitectureSampler):
             # one; if all are gone, the population proposes again, then a random net.
             for _ in range(_PROPOSAL_ROUNDS):
                 children = self._evolve(study, complete, taken)
-                for arch, parent, operator in children:
-                    if TrialArchitectures.claim(study, trial, arch):
-                        self._write_lineage(study, trial, parent, operator)
-                        return arch
-                    taken.add(arch.fingerprint)
+                if (kept := self.first_claimed(study, trial, children, taken)) is not None:
+                    arch, parent, operator = kept
+                    self._write_lineage(study, trial, parent, operator)
+                    return arch
                 if not children:
                     break
         return self.random_new_architecture(study, trial, taken)

@@ -151,11 +151,11 @@ class NAOSampler(ArchitectureSampler):
         if len(complete) >= self._n_initial:
             # Another worker may have claimed a proposal since ``taken`` was read: it
             # gives way to the next best, and its prediction is not recorded.
-            for arch, predicted in self._propose(study, complete, taken):
-                if TrialArchitectures.claim(study, trial, arch):
-                    study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
-                    return arch
-                taken.add(arch.fingerprint)
+            proposals = self._propose(study, complete, taken)
+            if (kept := self.first_claimed(study, trial, proposals, taken)) is not None:
+                arch, predicted = kept
+                study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
+                return arch
         return self.random_new_architecture(study, trial, taken)
 
     # ------------------------------------------------------------------ the algorithm

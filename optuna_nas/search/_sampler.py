@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import optuna
@@ -14,6 +14,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.search._history import TrialArchitectures
+
+_Candidate = TypeVar("_Candidate", bound=tuple)
 
 
 class ArchitectureSampler(BaseSampler, abc.ABC):
@@ -48,6 +50,22 @@ class ArchitectureSampler(BaseSampler, abc.ABC):
     @abc.abstractmethod
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
         """The architecture ``trial`` evaluates (called once per trial)."""
+
+    @staticmethod
+    def first_claimed(
+        study: optuna.Study, trial: FrozenTrial, candidates: Iterable[_Candidate], taken: set[str]
+    ) -> _Candidate | None:
+        """The first of ``candidates`` (tuples, architecture first) that ``trial`` can claim.
+
+        Another worker may have claimed a candidate since ``taken`` was read: it is
+        added to ``taken`` and the next one is tried. ``None`` when all are gone.
+        """
+        for candidate in candidates:
+            arch = candidate[0]
+            if TrialArchitectures.claim(study, trial, arch):
+                return candidate
+            taken.add(arch.fingerprint)
+        return None
 
     def random_new_architecture(
         self, study: optuna.Study, trial: FrozenTrial, taken: set[str]
