@@ -16,20 +16,18 @@ class _NewEveryTime(ArchitectureSampler):
     the architectures apart.
     """
 
+    def __init__(self, seed: int) -> None:
+        super().__init__(SPACE, seed=seed)
+        self._seed = seed
+
     def sample_architecture(self, study, trial) -> Architecture:
         self._rng = np.random.default_rng(self._seed)
         trials = study.get_trials(deepcopy=False)
         return self.random_new_architecture(study, trial, TrialArchitectures(SPACE).taken(trials))
 
 
-def _sampler(seed):
-    sampler = _NewEveryTime(SPACE, seed=seed)
-    sampler._seed = seed
-    return sampler
-
-
 def test_the_space_is_sampled_whole_and_other_params_go_to_the_fallback():
-    study = create_study(["error", "params"], sampler=_sampler(0))
+    study = create_study(["error", "params"], sampler=_NewEveryTime(seed=0))
 
     def objective(trial):
         arch = SPACE.suggest(trial)
