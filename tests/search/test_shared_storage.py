@@ -88,21 +88,39 @@ def test_two_workers_share_one_study_and_run_exactly_the_budget(tmp_path, kind):
         assert any(k.startswith("dashboard:plot_data:hypervolume-history") for k in attrs)
 
 
+def _wait_for_retry(url, name, number, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not any(t.system_attrs.get("failed_trial") == number for t in _trials(url, name)):
+        assert time.monotonic() < deadline, f"the killed trial {number} was not retried"
+        time.sleep(0.2)
+
+
+def _kill(pid):
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
 def test_killed_workers_trials_fail_by_heartbeat_are_retried_and_the_search_resumes(tmp_path):
     with throwaway_study_url("postgresql") as (url, name):
         primary = _search(tmp_path, url, name, "--n-trials", "4", "--workers", "2", train_size=1500)
-        # 1. kill -9 the helper worker mid-trial: the primary fails it by heartbeat, retries it.
-        first, helper = _wait_for_running_trial(url, name, owner=lambda pid: pid != primary.pid)
-        os.kill(helper, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while not any(t.system_attrs.get("failed_trial") == first for t in _trials(url, name)):
-            assert time.monotonic() < deadline, "the killed trial was not retried"
-            time.sleep(0.2)
-        # 2. kill -9 the last process too, mid-trial: nothing is left running.
-        second, _ = _wait_for_running_trial(url, name, owner=lambda pid: pid == primary.pid)
-        os.kill(primary.pid, signal.SIGKILL)
-        primary.wait()
-        assert _trials(url, name)[second].state == TrialState.RUNNING
+        workers = {primary.pid}
+        try:
+            # 1. kill -9 whichever worker (the primary or its helper) runs the first trial:
+            # the other one fails it by heartbeat and retries it. Which worker gets there
+            # first depends on how fast the helper starts, so the test takes either.
+            first, victim = _wait_for_running_trial(url, name)
+            workers.add(victim)
+            _kill(victim)
+            _wait_for_retry(url, name, first)
+            # 2. kill -9 the survivor too, mid-trial: nothing is left running.
+            second, survivor = _wait_for_running_trial(url, name, owner=lambda pid: pid != victim)
+            workers.add(survivor)
+            _kill(survivor)
+            primary.wait(timeout=30)
+            assert _trials(url, name)[second].state == TrialState.RUNNING
+        finally:
+            for pid in workers:  # a failed assertion leaves no worker behind
+                _kill(pid)
         # 3. the same command resumes: the dead trial fails after the grace period and reruns.
         code, out = _finish(_search(tmp_path, url, name, "--n-trials", "4", train_size=1500))
         assert code == 0, out
