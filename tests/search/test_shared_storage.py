@@ -75,7 +75,9 @@ def _check_weights(trials, artifact_dir):
 @pytest.mark.parametrize("kind", ["postgresql", "mysql", "redis"])
 def test_two_workers_share_one_study_and_run_exactly_the_budget(tmp_path, kind):
     with throwaway_study_url(kind) as (url, name):
-        code, out = _finish(_search(tmp_path, url, name, "--n-trials", "6", "--workers", "2"))
+        # Trials of 1,500 images outlast the helper's start-up (imports, data), so both work.
+        search = _search(tmp_path, url, name, "--n-trials", "6", "--workers", "2", train_size=1500)
+        code, out = _finish(search)
         assert code == 0, out
         trials = _trials(url, name)
         assert sorted(t.number for t in trials) == list(range(6)), out
