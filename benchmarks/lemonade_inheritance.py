@@ -118,7 +118,11 @@ def run_variant(variant: str, seed: int, core: int, workdir: str, args: dict) ->
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space, data = space_of(args), data_of(args)
     sampler = LemonadeSampler(
-        space, seed=seed, n_initial=args["n_initial"], n_proposals=args["n_proposals"]
+        space,
+        seed=seed,
+        n_initial=args["n_initial"],
+        n_proposals=args["n_proposals"],
+        acceptance=args["acceptance"],
     )
     study = create_study(
         OBJECTIVES, storage=storage_of(variant, workdir), study_name=variant, sampler=sampler
@@ -245,7 +249,7 @@ def report(
         f"`inherit` children start from the parent's weights and approximate-morphism children "
         f"are first distilled for {max(1, args['epochs'] // 4)} epoch(s), on the same clock",
         f"- search: `LemonadeSampler(n_initial={args['n_initial']}, n_proposals="
-        f"{args['n_proposals']}, seed=<seed>)`; budget {budget:.0f} s per run "
+        f"{args['n_proposals']}, acceptance={args['acceptance']!r}, seed=<seed>)`; budget {budget:.0f} s per run "
         f"(`study.optimize(timeout=...)`), trials completed after it not counted",
         f"- hypervolume: error / {args['error_scale']} and (log params - log {p_range[0]}) / "
         f"(log {p_range[1]} - log {p_range[0]}) (smallest / largest network of the space), "
@@ -328,6 +332,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.08)
     parser.add_argument("--n-initial", type=int, default=6)
     parser.add_argument("--n-proposals", type=int, default=64)
+    parser.add_argument(
+        "--acceptance",
+        choices=["density", "improvement"],
+        default="density",
+        help="LemonadeSampler acceptance (default: density, as the recorded figures were run)",
+    )
     parser.add_argument("--error-scale", type=float, default=0.5)
     parser.add_argument("--grid", type=int, default=10, help="time points in the HV table")
     parser.add_argument("--cores", default=None, help="two CPU ids (default: the first two)")

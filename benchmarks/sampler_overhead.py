@@ -27,6 +27,9 @@ SAMPLERS = {
     "LemonadeSampler": lambda table: LemonadeSampler(
         table.space, cheap_objectives={"model_size": table.cost}, seed=0
     ),
+    "LemonadeSampler(acceptance='density')": lambda table: LemonadeSampler(
+        table.space, cheap_objectives={"model_size": table.cost}, seed=0, acceptance="density"
+    ),
     "NSGAIISampler": lambda table: optuna.samplers.NSGAIISampler(seed=0),
 }
 

@@ -81,7 +81,9 @@ def run_tnd(args, space, data, store) -> tuple[optuna.Study, float]:  # noqa: AN
 
 def run_lemonade(args, space, data, store, budget: float) -> tuple[optuna.Study, float, float]:  # noqa: ANN001
     """LEMONADE for ``budget`` seconds; returns the study, the deadline (POSIX) and its time."""
-    sampler = LemonadeSampler(space, seed=args.seed, n_initial=args.lemonade_initial)
+    sampler = LemonadeSampler(
+        space, seed=args.seed, n_initial=args.lemonade_initial, acceptance=args.acceptance
+    )
     study = create_study(["error", "params"], study_name="lemonade", sampler=sampler)
     objective = NASObjective(space, data, ["error", "params"], config(args), store)
     start_wall = time.time()
@@ -117,6 +119,12 @@ def main() -> None:
     parser.add_argument("--weight-training", choices=["mixture", "sampled"], default="sampled")
     parser.add_argument("--alpha-lr", type=float, default=5.0)
     parser.add_argument("--lemonade-initial", type=int, default=6)
+    parser.add_argument(
+        "--acceptance",
+        choices=["density", "improvement"],
+        default="density",
+        help="LemonadeSampler acceptance (default: density, as the recorded figures were run)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
@@ -158,7 +166,7 @@ def main() -> None:
         f"- TND-NAS: {args.settings} trade-off settings (params targets log-spaced over the "
         f"space), {args.warmup_epochs} warm-up + 3 stages x {args.search_epochs} epochs, "
         f"weight training `{args.weight_training}`; LEMONADE: `LemonadeSampler` "
-        f"(n_initial={args.lemonade_initial}), trials counted if finished within TND-NAS's time",
+        f"(n_initial={args.lemonade_initial}, acceptance={args.acceptance!r}), trials counted if finished within TND-NAS's time",
         f"- hypervolume: error / {ERROR_SCALE} and (params - {p_range[0]}) / "
         f"({p_range[1]} - {p_range[0]}), reference point {tuple(float(v) for v in REFERENCE)} (best 1.21); "
         "front by validation error, HV also with the front's test error",

@@ -12,13 +12,13 @@ from optuna.trial import FrozenTrial
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.nao._proposals import gradient_walk
-from optuna_nas.nao._selection import improvement_scores
 from optuna_nas.nao._training import FittedEPD, fit_epd
 from optuna_nas.search import (
     ArchitectureSampler,
     CheapObjective,
     TrialArchitectures,
     cheap_objectives,
+    improvement_scores,
     minimised_values,
     nondomination_ranks,
 )

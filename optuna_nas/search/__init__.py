@@ -8,18 +8,23 @@ from optuna_nas.search._history import (
     nondomination_ranks,
     pareto_indices,
 )
+from optuna_nas.search._improvement import improvement_scores
 from optuna_nas.search._objective import NASObjective
 from optuna_nas.search._sampler import ArchitectureSampler
 from optuna_nas.search._study import create_study
+from optuna_nas.search._surrogate import ArchitectureGP, token_features
 
 __all__ = [
+    "ArchitectureGP",
     "ArchitectureSampler",
     "CheapObjective",
     "NASObjective",
     "TrialArchitectures",
     "cheap_objectives",
     "create_study",
+    "improvement_scores",
     "minimised_values",
     "nondomination_ranks",
     "pareto_indices",
+    "token_features",
 ]

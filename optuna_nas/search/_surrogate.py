@@ -1,0 +1,155 @@
+"""A Gaussian-process surrogate of one objective over the architectures of a space.
+
+Samplers that must rank many unevaluated candidates by an expensive objective
+(validation error, say) fit this to the completed trials. The kernel works on the
+space's token encoding of each architecture's canonical form, so equal networks
+have equal features, and mixes two similarities of two token sequences that agree
+in ``S`` of ``L`` positions:
+
+``k = w * S / L + (1 - w) * exp(-(L - S) / l)``
+
+The first, linear in the one-hot tokens, is an additive model (each decision adds
+its own effect); the second is local (architectures a few decisions apart are
+alike). The weight ``w``, the length scale ``l`` and the noise are chosen by the
+marginal likelihood from a small grid. Targets are rank-transformed to standard
+normal quantiles first: an error of 0.9 from a network without a path and one of
+0.085 from a good one then differ by a few units, not by what dominates the fit,
+and any objective (signed, skewed) works unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.stats import norm, rankdata
+
+from optuna_nas.encoding import Architecture, BaseSpace
+
+_WEIGHTS = (0.2, 0.5, 0.8)
+_LENGTHS = (0.5, 1.0, 2.0, 4.0)
+_NOISES = (0.01, 0.03, 0.1, 0.3)
+_GRID_POINTS = 120
+"""Hyperparameters are chosen on at most this many points (a Cholesky per grid point)."""
+
+
+@functools.lru_cache(maxsize=65536)
+def _canonical_tokens(space: BaseSpace, arch: Architecture) -> tuple[int, ...]:
+    # Keyed by the canonical fingerprint (Architecture's hash): equal networks share it,
+    # and a sampler re-reading thousands of trials per call computes each once.
+    return tuple(space.to_tokens(arch.canonical()))
+
+
+def token_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarray:
+    """One-hot ``(n, L * V)`` features of the canonical token sequences of ``archs``."""
+    tokens = np.array([_canonical_tokens(space, a) for a in archs], dtype=int)
+    tokens = tokens.reshape(len(archs), -1)
+    width = len(space.vocabulary)
+    features = np.zeros((len(archs), tokens.shape[1] * width))
+    rows = np.arange(len(archs))[:, None]
+    features[rows, np.arange(tokens.shape[1]) * width + tokens] = 1.0
+    return features
+
+
+def normal_scores(values: np.ndarray) -> np.ndarray:
+    """Ranks of ``values`` as standard normal quantiles (ties share their mean rank)."""
+    return norm.ppf((rankdata(values) - 0.5) / len(values))
+
+
+def _kernel(agree: np.ndarray, length: int, weight: float, scale: float) -> np.ndarray:
+    return weight * agree / length + (1.0 - weight) * np.exp(-(length - agree) / scale)
+
+
+class ArchitectureGP:
+    """GP regression of one (minimised) objective on architectures, in normal scores.
+
+    Parameters
+    ----------
+    space:
+        The space the architectures belong to.
+    archs:
+        Evaluated architectures.
+    values:
+        Their objective values (any scale; only their order matters).
+    max_points:
+        Fit on at most this many architectures: the best half of them and a random
+        sample of the rest, so a study of thousands of trials stays fast.
+    rng:
+        Source of the subsample.
+
+    Attributes
+    ----------
+    targets:
+        The normal scores of ``values`` (the scale of :meth:`predict`).
+    """
+
+    def __init__(
+        self,
+        space: BaseSpace,
+        archs: Sequence[Architecture],
+        values: Sequence[float],
+        *,
+        max_points: int = 400,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        values = np.asarray(values, dtype=float)
+        if len(archs) != len(values) or len(values) < 2:
+            raise ValueError("ArchitectureGP needs at least two architectures with one value each.")
+        self._space = space
+        self.targets = normal_scores(values)
+        rng = rng or np.random.default_rng(0)
+        keep = _subsample(self.targets, max_points, rng)
+        self._x = token_features(space, [archs[i] for i in keep])
+        self._length = int(self._x[0].sum())
+        y = self.targets[keep]
+        self._mean, self._std = y.mean(), y.std() or 1.0
+        z = (y - self._mean) / self._std
+        grid = rng.permutation(len(keep))[:_GRID_POINTS]
+        self._weight, self._scale, noise = self._select(self._x[grid], z[grid])
+        covariance = self._k(self._x @ self._x.T) + noise * np.eye(len(z))
+        self._cholesky = cho_factor(covariance, lower=True)
+        self._alpha = cho_solve(self._cholesky, z)
+
+    def _k(self, agree: np.ndarray) -> np.ndarray:
+        return _kernel(agree, self._length, self._weight, self._scale)
+
+    def _select(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
+        """Grid point of largest log marginal likelihood."""
+        agree = x @ x.T
+        best, best_ll = (0.5, 1.0, 0.1), -np.inf
+        for weight, scale in itertools.product(_WEIGHTS, _LENGTHS):
+            kernel = _kernel(agree, self._length, weight, scale)
+            for noise in _NOISES:
+                try:
+                    factor = cho_factor(kernel + noise * np.eye(len(z)), lower=True)
+                except np.linalg.LinAlgError:
+                    continue
+                ll = -0.5 * z @ cho_solve(factor, z) - np.log(np.diag(factor[0])).sum()
+                if ll > best_ll:
+                    best, best_ll = (weight, scale, noise), ll
+        return best
+
+    def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the normal score of each architecture.
+
+        The mean at an evaluated architecture is its de-noised value: one lucky
+        training run is pulled towards what similar architectures achieved.
+        """
+        if not archs:
+            return np.zeros(0), np.zeros(0)
+        cross = self._k(token_features(self._space, archs) @ self._x.T)
+        mean = cross @ self._alpha
+        var = 1.0 - np.einsum("ij,ji->i", cross, cho_solve(self._cholesky, cross.T))
+        return self._mean + self._std * mean, self._std * np.sqrt(np.maximum(var, 1e-12))
+
+
+def _subsample(targets: np.ndarray, max_points: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most ``max_points`` targets: the lowest half, then a random rest."""
+    order = np.argsort(targets, kind="stable")
+    if len(order) <= max_points:
+        return order
+    best, rest = order[: max_points // 2], order[max_points // 2 :]
+    return np.concatenate([best, rng.choice(rest, max_points - len(best), replace=False)])
