@@ -146,8 +146,8 @@ class LemonadeSampler(ArchitectureSampler):
         """New children ``(architecture, parent trial, operator)`` in order of acceptance.
 
         ``values`` are the (de-noised) objective values of every completed trial, whose
-        front the children should improve. The first child is the one LEMONADE accepts; the others stand in for it, in order, if another worker
-        has taken it meanwhile.
+        front the children should improve. The first child is the one LEMONADE accepts;
+        the others stand in for it, in order, if another worker has taken it meanwhile.
         """
         parent_costs = np.array([[f(a) for f in cheap.values()] for _, a in parents])
         density = _density(parent_costs)
