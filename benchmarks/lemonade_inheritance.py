@@ -122,6 +122,7 @@ def run_variant(variant: str, seed: int, core: int, workdir: str, args: dict) ->
         seed=seed,
         n_initial=args["n_initial"],
         n_proposals=args["n_proposals"],
+        max_operators=args["max_operators"],
         acceptance=args["acceptance"],
     )
     study = create_study(
@@ -249,7 +250,8 @@ def report(
         f"`inherit` children start from the parent's weights and approximate-morphism children "
         f"are first distilled for {max(1, args['epochs'] // 4)} epoch(s), on the same clock",
         f"- search: `LemonadeSampler(n_initial={args['n_initial']}, n_proposals="
-        f"{args['n_proposals']}, acceptance={args['acceptance']!r}, seed=<seed>)`; budget {budget:.0f} s per run "
+        f"{args['n_proposals']}, max_operators={args['max_operators']}, "
+        f"acceptance={args['acceptance']!r}, seed=<seed>)`; budget {budget:.0f} s per run "
         f"(`study.optimize(timeout=...)`), trials completed after it not counted",
         f"- hypervolume: error / {args['error_scale']} and (log params - log {p_range[0]}) / "
         f"(log {p_range[1]} - log {p_range[0]}) (smallest / largest network of the space), "
@@ -332,6 +334,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.08)
     parser.add_argument("--n-initial", type=int, default=6)
     parser.add_argument("--n-proposals", type=int, default=64)
+    parser.add_argument(
+        "--max-operators", type=int, default=1, help="1: single-operator children, as recorded"
+    )
     parser.add_argument(
         "--acceptance",
         choices=["density", "improvement"],

@@ -50,12 +50,24 @@ SAMPLERS: dict[str, SamplerFactory] = {
     "lemonade": lambda table, seed: LemonadeSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
     ),
+    # The model's acceptance with the paper's children: 64 proposals of one operator each.
+    "lemonade-1op": lambda table, seed: LemonadeSampler(
+        table.space,
+        cheap_objectives={table.cost_name: table.cost},
+        seed=seed,
+        n_proposals=64,
+        max_operators=1,
+    ),
     # The paper's acceptance rule (1 / density of the cheap objectives), no model.
     "lemonade-density": lambda table, seed: LemonadeSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed, acceptance="density"
     ),
     "nao": lambda table, seed: NAOSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
+    ),
+    # The paper's NAO: the EPD's own predictor chooses among the decoded candidates.
+    "nao-epd": lambda table, seed: NAOSampler(
+        table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed, scorer="epd"
     ),
 }
 #: Archai 1.0.0 searchers (see :mod:`benchmarks.archai_nb201`), imported lazily.
@@ -242,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Slowest samplers first, so the two workers finish together.
     tasks = [
         (n, s, c, tuple(args.budgets), args.dataset)
-        for n in sorted(names, key=lambda n: n != "tpe")
+        for n in sorted(names, key=lambda n: (not n.startswith("nao"), n != "tpe"))
         for c in args.cost
         for s in range(args.seeds)
     ]

@@ -82,7 +82,13 @@ def run_tnd(args, space, data, store) -> tuple[optuna.Study, float]:  # noqa: AN
 def run_lemonade(args, space, data, store, budget: float) -> tuple[optuna.Study, float, float]:  # noqa: ANN001
     """LEMONADE for ``budget`` seconds; returns the study, the deadline (POSIX) and its time."""
     sampler = LemonadeSampler(
-        space, seed=args.seed, n_initial=args.lemonade_initial, acceptance=args.acceptance
+        space,
+        seed=args.seed,
+        n_initial=args.lemonade_initial,
+        # The recorded run's children: 64 proposals of one operator each.
+        n_proposals=64,
+        max_operators=1,
+        acceptance=args.acceptance,
     )
     study = create_study(["error", "params"], study_name="lemonade", sampler=sampler)
     objective = NASObjective(space, data, ["error", "params"], config(args), store)
@@ -166,7 +172,7 @@ def main() -> None:
         f"- TND-NAS: {args.settings} trade-off settings (params targets log-spaced over the "
         f"space), {args.warmup_epochs} warm-up + 3 stages x {args.search_epochs} epochs, "
         f"weight training `{args.weight_training}`; LEMONADE: `LemonadeSampler` "
-        f"(n_initial={args.lemonade_initial}, acceptance={args.acceptance!r}), trials counted if finished within TND-NAS's time",
+        f"(n_initial={args.lemonade_initial}, n_proposals=64, max_operators=1, acceptance={args.acceptance!r}), trials counted if finished within TND-NAS's time",
         f"- hypervolume: error / {ERROR_SCALE} and (params - {p_range[0]}) / "
         f"({p_range[1]} - {p_range[0]}), reference point {tuple(float(v) for v in REFERENCE)} (best 1.21); "
         "front by validation error, HV also with the front's test error",

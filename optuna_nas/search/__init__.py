@@ -10,17 +10,20 @@ from optuna_nas.search._history import (
 )
 from optuna_nas.search._improvement import improvement_scores
 from optuna_nas.search._objective import NASObjective
+from optuna_nas.search._objective_model import ObjectiveModel
 from optuna_nas.search._sampler import ArchitectureSampler
 from optuna_nas.search._study import create_study
-from optuna_nas.search._surrogate import ArchitectureGP, token_features
+from optuna_nas.search._surrogate import ArchitectureGP, composition_features, token_features
 
 __all__ = [
     "ArchitectureGP",
     "ArchitectureSampler",
     "CheapObjective",
     "NASObjective",
+    "ObjectiveModel",
     "TrialArchitectures",
     "cheap_objectives",
+    "composition_features",
     "create_study",
     "improvement_scores",
     "minimised_values",

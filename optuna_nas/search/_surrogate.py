@@ -1,20 +1,25 @@
 """A Gaussian-process surrogate of one objective over the architectures of a space.
 
 Samplers that must rank many unevaluated candidates by an expensive objective
-(validation error, say) fit this to the completed trials. The kernel works on the
-space's token encoding of each architecture's canonical form, so equal networks
-have equal features, and mixes two similarities of two token sequences that agree
-in ``S`` of ``L`` positions:
+(validation error, say) fit this to the completed trials. Each architecture's
+features come from the space's token encoding of its canonical form, so equal
+networks have equal features: the one-hot tokens (which decision took which
+value) and, scaled by ``c``, the composition (how often each token occurs: three
+3x3 convolutions and a skip, wherever they sit). On features ``x, y`` the kernel
+mixes two similarities,
 
-``k = w * S / L + (1 - w) * exp(-(L - S) / l)``
+``k = w * <x, y> / n + (1 - w) * exp(-|x - y|^2 / (2 l))``
 
-The first, linear in the one-hot tokens, is an additive model (each decision adds
-its own effect); the second is local (architectures a few decisions apart are
-alike). The weight ``w``, the length scale ``l`` and the noise are chosen by the
-marginal likelihood from a small grid. Targets are rank-transformed to standard
-normal quantiles first: an error of 0.9 from a network without a path and one of
-0.085 from a good one then differ by a few units, not by what dominates the fit,
-and any objective (signed, skewed) works unchanged.
+(``n``: the mean ``<x, x>`` of the fitted points). The first, linear, is an
+additive model (each decision and each op count adds its own effect); the second
+is local (architectures a few decisions apart are alike). Op counts matter on
+their own in cell spaces (how many 3x3 convolutions a cell has sets much of its
+accuracy and all of its size); the composition lets a few points show that.
+``c``, ``w``, ``l`` and the noise are chosen by the marginal likelihood from a
+small grid. Targets are rank-transformed to standard normal quantiles first: an
+error of 0.9 from a network without a path and one of 0.085 from a good one then
+differ by a few units, not by what dominates the fit, and any objective (signed,
+skewed) works unchanged.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from scipy.stats import norm, rankdata
 
 from optuna_nas.encoding import Architecture, BaseSpace
 
+_COMPOSITION = (0.0, 1.0, 2.0)
 _WEIGHTS = (0.2, 0.5, 0.8)
-_LENGTHS = (0.5, 1.0, 2.0, 4.0)
+_LENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _NOISES = (0.01, 0.03, 0.1, 0.3)
 _GRID_POINTS = 120
 """Hyperparameters are chosen on at most this many points (a Cholesky per grid point)."""
@@ -54,13 +60,27 @@ def token_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarra
     return features
 
 
+def composition_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarray:
+    """``(n, V)`` counts of each vocabulary token in the canonical token sequences."""
+    tokens = np.array([_canonical_tokens(space, a) for a in archs], dtype=int)
+    tokens = tokens.reshape(len(archs), -1)
+    width = len(space.vocabulary)
+    counts = np.zeros((len(archs), width))
+    np.add.at(counts, (np.repeat(np.arange(len(archs)), tokens.shape[1]), tokens.ravel()), 1.0)
+    return counts
+
+
 def normal_scores(values: np.ndarray) -> np.ndarray:
     """Ranks of ``values`` as standard normal quantiles (ties share their mean rank)."""
     return norm.ppf((rankdata(values) - 0.5) / len(values))
 
 
-def _kernel(agree: np.ndarray, length: int, weight: float, scale: float) -> np.ndarray:
-    return weight * agree / length + (1.0 - weight) * np.exp(-(length - agree) / scale)
+def _kernel(
+    inner: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray, norm: float, weight: float, scale: float
+) -> np.ndarray:
+    """The kernel from inner products and squared norms of the two feature sets."""
+    distance = np.maximum(sq_a[:, None] + sq_b[None, :] - 2.0 * inner, 0.0)
+    return weight * inner / norm + (1.0 - weight) * np.exp(-distance / (2.0 * scale))
 
 
 class ArchitectureGP:
@@ -102,34 +122,46 @@ class ArchitectureGP:
         self.targets = normal_scores(values)
         rng = rng or np.random.default_rng(0)
         keep = _subsample(self.targets, max_points, rng)
-        self._x = token_features(space, [archs[i] for i in keep])
-        self._length = int(self._x[0].sum())
+        self._onehot = token_features(space, [archs[i] for i in keep])
+        self._counts = composition_features(space, [archs[i] for i in keep])
         y = self.targets[keep]
         self._mean, self._std = y.mean(), y.std() or 1.0
         z = (y - self._mean) / self._std
         grid = rng.permutation(len(keep))[:_GRID_POINTS]
-        self._weight, self._scale, noise = self._select(self._x[grid], z[grid])
-        covariance = self._k(self._x @ self._x.T) + noise * np.eye(len(z))
+        self._c, self._weight, self._scale, noise = self._select(grid, z[grid])
+        self._x = self._features(self._onehot, self._counts)
+        self._sq = (self._x**2).sum(axis=1)
+        self._norm = float(self._sq.mean())
+        covariance = self._k(self._x, self._sq) + noise * np.eye(len(z))
         self._cholesky = cho_factor(covariance, lower=True)
         self._alpha = cho_solve(self._cholesky, z)
 
-    def _k(self, agree: np.ndarray) -> np.ndarray:
-        return _kernel(agree, self._length, self._weight, self._scale)
+    def _features(
+        self, onehot: np.ndarray, counts: np.ndarray, c: float | None = None
+    ) -> np.ndarray:
+        return np.hstack([onehot, (self._c if c is None else c) * counts])
 
-    def _select(self, x: np.ndarray, z: np.ndarray) -> tuple[float, float, float]:
-        """Grid point of largest log marginal likelihood."""
-        agree = x @ x.T
-        best, best_ll = (0.5, 1.0, 0.1), -np.inf
-        for weight, scale in itertools.product(_WEIGHTS, _LENGTHS):
-            kernel = _kernel(agree, self._length, weight, scale)
-            for noise in _NOISES:
-                try:
-                    factor = cho_factor(kernel + noise * np.eye(len(z)), lower=True)
-                except np.linalg.LinAlgError:
-                    continue
-                ll = -0.5 * z @ cho_solve(factor, z) - np.log(np.diag(factor[0])).sum()
-                if ll > best_ll:
-                    best, best_ll = (weight, scale, noise), ll
+    def _k(self, x: np.ndarray, sq: np.ndarray) -> np.ndarray:
+        """Kernel between ``x`` (with squared norms ``sq``) and the fitted points."""
+        return _kernel(x @ self._x.T, sq, self._sq, self._norm, self._weight, self._scale)
+
+    def _select(self, grid: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float]:
+        """Grid point ``(c, w, l, noise)`` of largest log marginal likelihood."""
+        best, best_ll = (1.0, 0.5, 1.0, 0.1), -np.inf
+        for c in _COMPOSITION:
+            x = self._features(self._onehot[grid], self._counts[grid], c)
+            inner = x @ x.T
+            sq = np.diag(inner).copy()
+            for weight, scale in itertools.product(_WEIGHTS, _LENGTHS):
+                kernel = _kernel(inner, sq, sq, float(sq.mean()), weight, scale)
+                for noise in _NOISES:
+                    try:
+                        factor = cho_factor(kernel + noise * np.eye(len(z)), lower=True)
+                    except np.linalg.LinAlgError:
+                        continue
+                    ll = -0.5 * z @ cho_solve(factor, z) - np.log(np.diag(factor[0])).sum()
+                    if ll > best_ll:
+                        best, best_ll = (c, weight, scale, noise), ll
         return best
 
     def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +172,14 @@ class ArchitectureGP:
         """
         if not archs:
             return np.zeros(0), np.zeros(0)
-        cross = self._k(token_features(self._space, archs) @ self._x.T)
+        x = self._features(
+            token_features(self._space, archs), composition_features(self._space, archs)
+        )
+        sq = (x**2).sum(axis=1)
+        cross = self._k(x, sq)
         mean = cross @ self._alpha
-        var = 1.0 - np.einsum("ij,ji->i", cross, cho_solve(self._cholesky, cross.T))
+        prior = self._weight * sq / self._norm + (1.0 - self._weight)
+        var = prior - np.einsum("ij,ji->i", cross, cho_solve(self._cholesky, cross.T))
         return self._mean + self._std * mean, self._std * np.sqrt(np.maximum(var, 1e-12))
 
 

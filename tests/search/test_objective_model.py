@@ -1,0 +1,57 @@
+"""ObjectiveModel: exact cheap objectives beside GP-modelled expensive ones."""
+
+import numpy as np
+
+from optuna_nas import NB201Space, create_study
+from optuna_nas.objectives import count_params
+from optuna_nas.search import ObjectiveModel, TrialArchitectures, minimised_values
+
+SPACE = NB201Space()
+CONV = SPACE.vocabulary.index("nor_conv_3x3")
+
+
+def _error(arch):
+    """More 3x3 convs, less error: a front from small/bad to large/good."""
+    return 0.5 - 0.05 * SPACE.to_tokens(arch.canonical()).count(CONV)
+
+
+def _study(n, directions=("error", "params")):
+    study = create_study(list(directions), sampler=None)
+    rng = np.random.default_rng(0)
+
+    def objective(trial):
+        arch = SPACE.suggest(trial)
+        return _error(arch) + 0.01 * rng.random(), count_params(arch)
+
+    study.optimize(objective, n_trials=n)
+    return study
+
+
+def _model(study):
+    complete = TrialArchitectures(SPACE).completed(study.trials)
+    values = minimised_values(study, [t for t, _ in complete])
+    return ObjectiveModel(SPACE, study, complete, values, {"params": count_params},
+                          np.random.default_rng(0)), values  # fmt: skip
+
+
+def test_cheap_columns_stay_exact_and_expensive_ones_are_denoised():
+    study = _study(30)
+    model, values = _model(study)
+    assert model.denoised.shape == values.shape
+    assert np.array_equal(model.denoised[:, 1], values[:, 1])
+    # The GP's posterior means, in normal scores: ordered like the (noisy) errors.
+    assert np.corrcoef(model.denoised[:, 0], values[:, 0])[0, 1] > 0.9
+
+
+def test_a_better_candidate_of_equal_cost_scores_higher():
+    model, _ = _model(_study(40))
+    full = SPACE.from_nb201_string(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
+    weak = SPACE.from_nb201_string(
+        "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|avg_pool_3x3~2|"
+    )
+    scores = model.improvement([full, weak])
+    # The all-conv cell is the largest and best: it extends the front; the weak one
+    # is dominated by cells with one conv that are as small and better.
+    assert scores[0] > 0 and scores[0] > scores[1]
