@@ -201,29 +201,24 @@ class NAOSampler(ArchitectureSampler):
         if not candidates:
             return []
         points = fit.predict(self._space, candidates)
-        cheap = self._cheap_by_index(study)
+        cheap = cheap_objectives(study, self._cheap)
         is_predicted = np.ones(values.shape[1], dtype=bool)
-        for m, function in cheap.items():
-            points[:, m] = [function(a) for a in candidates]
-            is_predicted[m] = False
+        for m, name in enumerate(study.metric_names or []):
+            if name in cheap:
+                points[:, m] = [cheap[name](a) for a in candidates]
+                is_predicted[m] = False
         signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
         points[:, ~is_predicted] *= signs[~is_predicted]
         if self._scorer == "gp" and len(complete) >= 3:
-            cheap_by_name = cheap_objectives(study, self._cheap)
             # Its own generator: the model is a function of storage alone.
             model = ObjectiveModel(
-                self._space, study, complete, values, cheap_by_name, np.random.default_rng(0)
+                self._space, study, complete, values, cheap, np.random.default_rng(0)
             )
             scores = model.improvement(candidates, OPTIMISM)
         else:
             scores = improvement_scores(values, points, is_predicted)
         order = np.argsort(-scores, kind="stable")
         return [(candidates[i], (points[i] * signs).tolist()) for i in order]
-
-    def _cheap_by_index(self, study: optuna.Study) -> dict[int, CheapObjective]:
-        cheap = cheap_objectives(study, self._cheap)
-        names = study.metric_names or []
-        return {m: cheap[name] for m, name in enumerate(names) if name in cheap}
 
     def _fitted(
         self,

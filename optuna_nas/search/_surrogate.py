@@ -62,12 +62,12 @@ def token_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarra
 
 def composition_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarray:
     """``(n, V)`` counts of each vocabulary token in the canonical token sequences."""
-    tokens = np.array([_canonical_tokens(space, a) for a in archs], dtype=int)
-    tokens = tokens.reshape(len(archs), -1)
-    width = len(space.vocabulary)
-    counts = np.zeros((len(archs), width))
-    np.add.at(counts, (np.repeat(np.arange(len(archs)), tokens.shape[1]), tokens.ravel()), 1.0)
-    return counts
+    return _counts(space, token_features(space, archs))
+
+
+def _counts(space: BaseSpace, onehot: np.ndarray) -> np.ndarray:
+    """Token counts from one-hot features: the sum over positions."""
+    return onehot.reshape(len(onehot), -1, len(space.vocabulary)).sum(axis=1)
 
 
 def normal_scores(values: np.ndarray) -> np.ndarray:
@@ -81,6 +81,10 @@ def _kernel(
     """The kernel from inner products and squared norms of the two feature sets."""
     distance = np.maximum(sq_a[:, None] + sq_b[None, :] - 2.0 * inner, 0.0)
     return weight * inner / norm + (1.0 - weight) * np.exp(-distance / (2.0 * scale))
+
+
+def _features(onehot: np.ndarray, counts: np.ndarray, c: float) -> np.ndarray:
+    return np.hstack([onehot, c * counts])
 
 
 class ArchitectureGP:
@@ -123,23 +127,18 @@ class ArchitectureGP:
         rng = rng or np.random.default_rng(0)
         keep = _subsample(self.targets, max_points, rng)
         self._onehot = token_features(space, [archs[i] for i in keep])
-        self._counts = composition_features(space, [archs[i] for i in keep])
+        self._counts = _counts(space, self._onehot)
         y = self.targets[keep]
         self._mean, self._std = y.mean(), y.std() or 1.0
         z = (y - self._mean) / self._std
         grid = rng.permutation(len(keep))[:_GRID_POINTS]
         self._c, self._weight, self._scale, noise = self._select(grid, z[grid])
-        self._x = self._features(self._onehot, self._counts)
+        self._x = _features(self._onehot, self._counts, self._c)
         self._sq = (self._x**2).sum(axis=1)
         self._norm = float(self._sq.mean())
         covariance = self._k(self._x, self._sq) + noise * np.eye(len(z))
         self._cholesky = cho_factor(covariance, lower=True)
         self._alpha = cho_solve(self._cholesky, z)
-
-    def _features(
-        self, onehot: np.ndarray, counts: np.ndarray, c: float | None = None
-    ) -> np.ndarray:
-        return np.hstack([onehot, (self._c if c is None else c) * counts])
 
     def _k(self, x: np.ndarray, sq: np.ndarray) -> np.ndarray:
         """Kernel between ``x`` (with squared norms ``sq``) and the fitted points."""
@@ -149,7 +148,7 @@ class ArchitectureGP:
         """Grid point ``(c, w, l, noise)`` of largest log marginal likelihood."""
         best, best_ll = (1.0, 0.5, 1.0, 0.1), -np.inf
         for c in _COMPOSITION:
-            x = self._features(self._onehot[grid], self._counts[grid], c)
+            x = _features(self._onehot[grid], self._counts[grid], c)
             inner = x @ x.T
             sq = np.diag(inner).copy()
             for weight, scale in itertools.product(_WEIGHTS, _LENGTHS):
@@ -172,9 +171,8 @@ class ArchitectureGP:
         """
         if not archs:
             return np.zeros(0), np.zeros(0)
-        x = self._features(
-            token_features(self._space, archs), composition_features(self._space, archs)
-        )
+        onehot = token_features(self._space, archs)
+        x = _features(onehot, _counts(self._space, onehot), self._c)
         sq = (x**2).sum(axis=1)
         cross = self._k(x, sq)
         mean = cross @ self._alpha
