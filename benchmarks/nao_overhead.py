@@ -125,7 +125,9 @@ def main() -> None:
         f"- NAOSampler defaults: refit after max({defaults._retrain_every}, 10% of the fitted) "
         f"newly completed trials; from scratch {STEPS_PER_ARCHITECTURE} Adam steps per "
         f"evaluated architecture (50 to {defaults._max_steps}), beyond that warm refits of "
-        f"{defaults._max_steps // 6} steps; {defaults._n_candidates} candidates decoded per proposal",
+        f"{defaults._max_steps // 6} steps; {defaults._n_candidates} candidates decoded per "
+        f"proposal ({'with' if defaults._alternatives else 'without'} each decoding's "
+        f"single-position alternatives), scored by scorer={defaults._scorer!r}",
         "- first ask: EPD trained from scratch on the N trials (new worker / restart); "
         f"per trial: mean over the next max({args.trials}, N / 10) trials (at least one "
         "refit) = refits amortised + proposal",

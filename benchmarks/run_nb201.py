@@ -65,9 +65,13 @@ SAMPLERS: dict[str, SamplerFactory] = {
     "nao": lambda table, seed: NAOSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
     ),
-    # The paper's NAO: the EPD's own predictor chooses among the decoded candidates.
+    # The paper's NAO: greedy decoding, the EPD's own predictor chooses.
     "nao-epd": lambda table, seed: NAOSampler(
-        table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed, scorer="epd"
+        table.space,
+        cheap_objectives={table.cost_name: table.cost},
+        seed=seed,
+        scorer="epd",
+        alternatives=False,
     ),
 }
 #: Archai 1.0.0 searchers (see :mod:`benchmarks.archai_nb201`), imported lazily.

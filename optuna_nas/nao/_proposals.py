@@ -16,13 +16,22 @@ def gradient_step(
 ) -> torch.Tensor:
     """NAO's step ``h - eta * df/dh`` on encoder outputs, of a fixed length.
 
-    ``f`` is ``weights . predicted objectives`` per row; every row moves by
-    ``step_size * sqrt(L)`` (the norm of ``L`` unit-length positions) along its
-    normalised negative gradient, then each position is scaled back to unit length.
+    ``f`` is the ``weights``-weighted sum of the predicted objectives per row, each
+    head's gradient first scaled to unit length: the weights set the trade-off whatever
+    the heads' slopes (an exact cheap head is steeper than a noisy error head and
+    would otherwise steer every walk). Every row moves by ``step_size * sqrt(L)`` (the
+    norm of ``L`` unit-length positions) along the combined negative direction, then
+    each position is scaled back to unit length.
     """
     outputs = outputs.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad((model.predict(outputs) * weights).sum(), outputs)
-    norms = grad.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+    predicted = model.predict(outputs)
+    grad = torch.zeros_like(outputs)
+    for m in range(predicted.shape[1]):
+        (head,) = torch.autograd.grad(
+            predicted[:, m].sum(), outputs, retain_graph=m + 1 < predicted.shape[1]
+        )
+        grad += weights[:, m, None, None] * head / _norms(head)
+    norms = _norms(grad)
     step = step_size * outputs.shape[1] ** 0.5 * grad / norms
     return F.normalize(outputs.detach() - step, dim=-1)
 
@@ -36,6 +45,7 @@ def gradient_walk(
     taken: Container[str] = (),
     step_size: float = 0.1,
     max_steps: int = 30,
+    alternatives: bool = True,
 ) -> list[Architecture]:
     """New architectures found by repeated NAO steps from each start.
 
@@ -48,6 +58,13 @@ def gradient_walk(
     long straight line leaves that region, where the predictor keeps rising but the
     decoding no longer follows it. Every start carries its own scalarisation
     ``weights``, so the walks spread along the trade-offs.
+
+    A walk soon settles where its decoding maps back onto itself (a local optimum of
+    the prediction): on NAS-Bench-201, 80 walks of 30 steps decoded 100-200 new
+    architectures, not the 400 asked for. With ``alternatives``, every decoding also
+    yields its neighbours by the decoder: the sequence with one position changed to
+    the decoder's next most likely token there, one per position that stays valid,
+    the architectures the moved embedding nearly decodes to.
 
     Parameters
     ----------
@@ -68,6 +85,9 @@ def gradient_walk(
         Length of one step relative to the norm of an embedding.
     max_steps:
         Longest walk.
+    alternatives:
+        Also keep each decoding's single-position alternatives (the paper decodes
+        greedily only).
 
     Returns
     -------
@@ -75,17 +95,19 @@ def gradient_walk(
         Distinct (by fingerprint) new architectures, in the order they were found.
     """
     found: dict[str, Architecture] = {}
-    decoded: dict[tuple[int, ...], Architecture] = {}
+    decoded: dict[tuple[int, ...], Architecture | None] = {}
+    allowed: dict[tuple[int, ...], list[int]] = {}
     with torch.no_grad():
         outputs = model.encode(tokens)
     current = tokens
     for _ in range(max_steps):
         outputs = gradient_step(model, outputs, weights, step_size)
         sequences = model.decode(outputs, space.allowed_tokens)
-        for seq in map(tuple, sequences):
+        nearby = _alternatives(model, space, outputs, sequences, allowed) if alternatives else []
+        for seq in map(tuple, sequences + nearby):
             if seq not in decoded:
-                arch = decoded[seq] = space.from_tokens(seq)
-                if arch.fingerprint not in taken:
+                decoded[seq] = arch = _valid(space, seq)
+                if arch is not None and arch.fingerprint not in taken:
                     found.setdefault(arch.fingerprint, arch)
         if len(found) >= n_wanted:
             break
@@ -95,3 +117,43 @@ def gradient_walk(
             outputs[changed] = model.encode(latest[changed])
         current = latest
     return list(found.values())
+
+
+def _valid(space: BaseSpace, tokens: tuple[int, ...]) -> Architecture | None:
+    try:
+        return space.from_tokens(tokens)
+    except ValueError:
+        return None
+
+
+def _norms(grad: torch.Tensor) -> torch.Tensor:
+    return grad.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+
+
+def _alternatives(
+    model: EPD,
+    space: BaseSpace,
+    outputs: torch.Tensor,
+    sequences: list[list[int]],
+    allowed: dict[tuple[int, ...], list[int]],
+) -> list[list[int]]:
+    """Each decoding with one position changed to the decoder's next most likely token.
+
+    Teacher forcing scores each position given the decoded prefix, among the tokens
+    the space allows after it (``allowed`` caches them by prefix); a change may still
+    break a later position's constraint (the caller drops those).
+    """
+    tokens = torch.as_tensor(sequences, device=outputs.device)
+    with torch.no_grad():
+        logits = model.reconstruction_logits(outputs, tokens).cpu().numpy()
+    found = []
+    for seq, rows in zip(sequences, logits, strict=True):
+        for pos, row in enumerate(rows):
+            prefix = tuple(seq[:pos])
+            if prefix not in allowed:
+                allowed[prefix] = space.allowed_tokens(prefix)
+            others = [t for t in allowed[prefix] if t != seq[pos]]
+            if others:
+                token = max(others, key=row.__getitem__)
+                found.append([*seq[:pos], token, *seq[pos + 1 :]])
+    return found

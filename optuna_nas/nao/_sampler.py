@@ -59,7 +59,10 @@ class NAOSampler(ArchitectureSampler):
        of the predicted objectives and repeats NAO's step (move the embedding down the
        weighted prediction's gradient, decode, continue from the decoded
        architecture), until ``n_candidates`` architectures not yet evaluated or
-       running were decoded;
+       running were decoded. Each decoding also brings its ``alternatives``: the
+       sequence with one position changed to the decoder's next most likely token
+       (walks settle within a few steps: greedy decodings alone were 100-200 new
+       architectures per proposal on NAS-Bench-201);
     3. scores each candidate with its cheap objectives computed exactly and its
        expensive ones predicted, and evaluates the one with the largest predicted
        hypervolume improvement of the evaluated front. ``scorer="epd"`` is the
@@ -107,6 +110,9 @@ class NAOSampler(ArchitectureSampler):
         Token embedding and LSTM widths.
     scorer:
         ``"gp"`` or ``"epd"``: which model chooses among the decoded candidates.
+    alternatives:
+        Also take each decoding's single-position alternatives as candidates
+        (``False``: greedy decoding only, as in the paper).
     seed:
         Seed of the random initial architectures, the scalarisation weights and the
         EPD's initialisation and shuffling.
@@ -131,6 +137,7 @@ class NAOSampler(ArchitectureSampler):
         embedding: int = 48,
         hidden: int = 96,
         scorer: str = "gp",
+        alternatives: bool = True,
         seed: int | None = None,
         fallback_sampler: BaseSampler | None = None,
         device: str | torch.device | None = None,
@@ -145,6 +152,7 @@ class NAOSampler(ArchitectureSampler):
             raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}.")
         super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
         self._scorer = scorer
+        self._alternatives = alternatives
         self._cheap = dict(cheap_objectives) if cheap_objectives is not None else None
         self._n_initial = n_initial
         self._n_seeds = n_seeds
@@ -197,6 +205,7 @@ class NAOSampler(ArchitectureSampler):
             torch.as_tensor(weights, dtype=torch.float32, device=self._device),
             self._n_candidates,
             taken,
+            alternatives=self._alternatives,
         )
         if not candidates:
             return []

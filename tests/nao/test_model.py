@@ -5,7 +5,7 @@ import torch
 from optuna_nas import DartsSpace, NB201Space
 from optuna_nas.nao import EPD
 from optuna_nas.nao._data import arch_tokens
-from optuna_nas.nao._proposals import gradient_step, gradient_walk
+from optuna_nas.nao._proposals import _alternatives, _valid, gradient_step, gradient_walk
 from optuna_nas.nao._training import fit_epd
 
 SPACES = [NB201Space(cells=[1, 2]), DartsSpace(channels=[16, 36], cells=[1, 2])]
@@ -73,7 +73,10 @@ def test_gradient_steps_and_walks_move_along_the_predicted_objective():
         with torch.no_grad():
             scores = [(fit.model.predict(h) * weights).sum().item() for h in path]
         assert all(b < a for a, b in zip(scores, scores[1:], strict=False)), scores
-        found = gradient_walk(fit.model, space, tokens, weights, n_wanted=40, max_steps=15)
+        # Greedy decodings only: the alternatives would fill the pool at the start.
+        found = gradient_walk(
+            fit.model, space, tokens, weights, n_wanted=40, max_steps=15, alternatives=False
+        )
         assert len(found) >= 20
         pools[sign] = np.mean([_convs(a) for a in found])
     # The decoded architectures move the true objective the same way.
@@ -93,3 +96,43 @@ def test_walks_only_return_new_distinct_architectures():
     assert len(set(fingerprints)) == len(fingerprints) > 0
     assert not taken & set(fingerprints)
     assert all(arch_tokens(space, a) for a in found)
+
+
+def test_a_step_weighs_the_heads_directions_not_their_slopes():
+    space = NB201Space()
+    rng = np.random.default_rng(5)
+    archs = [space.sample(rng) for _ in range(30)]
+    fit = fit_epd(space, archs, rng.random((30, 2)), rng, steps=30, n_unlabelled=0)
+    outputs = fit.model.encode(fit.tokens(space, archs[:6])).detach()
+    weights = torch.full((6, 2), 0.5)
+    before = gradient_step(fit.model, outputs, weights, 0.1)
+    with torch.no_grad():  # head 0 predicts 50x steeper: same direction, larger slope
+        fit.model.predictor[-1].weight[0] *= 50
+        fit.model.predictor[-1].bias[0] *= 50
+    torch.testing.assert_close(gradient_step(fit.model, outputs, weights, 0.1), before)
+    only_first = gradient_step(fit.model, outputs, torch.tensor([[1.0, 0.0]] * 6), 0.1)
+    assert not torch.allclose(only_first, before)
+
+
+@pytest.mark.parametrize("space", SPACES, ids=lambda s: s.kind)
+def test_alternatives_change_one_position_of_a_decoding_and_stay_valid(space):
+    rng = np.random.default_rng(6)
+    archs = [space.sample(rng) for _ in range(30)]
+    fit = fit_epd(space, archs, rng.random((30, 2)), rng, steps=60, n_unlabelled=30)
+    tokens = fit.tokens(space, archs[:5])
+    outputs = fit.model.encode(tokens).detach()
+    sequences = fit.model.decode(outputs, space.allowed_tokens)
+    nearby = _alternatives(fit.model, space, outputs, sequences, {})
+    assert len(nearby) > len(sequences)
+    for seq in nearby:
+        assert min(sum(a != b for a, b in zip(seq, s, strict=True)) for s in sequences) == 1
+    assert sum(_valid(space, tuple(seq)) is not None for seq in nearby) >= len(nearby) // 2
+    weights = torch.rand(5, 2, generator=torch.Generator().manual_seed(0))
+    # Walks of every step: the alternatives join the greedy path, they do not move it.
+    greedy = gradient_walk(
+        fit.model, space, tokens, weights, 10**6, max_steps=5, alternatives=False
+    )
+    wider = gradient_walk(fit.model, space, tokens, weights, 10**6, max_steps=5)
+    assert {a.fingerprint for a in greedy} <= {a.fingerprint for a in wider}
+    assert len(wider) > len(greedy)
+    assert all(a in space for a in wider)
