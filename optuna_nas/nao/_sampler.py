@@ -223,7 +223,7 @@ class NAOSampler(ArchitectureSampler):
             model = ObjectiveModel(
                 self._space, study, complete, values, cheap, np.random.default_rng(0)
             )
-            scores = model.improvement(candidates, OPTIMISM)
+            scores = model.improvement(candidates, OPTIMISM, exact=points)
         else:
             scores = improvement_scores(values, points, is_predicted)
         order = np.argsort(-scores, kind="stable")

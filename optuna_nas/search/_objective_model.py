@@ -67,16 +67,26 @@ class ObjectiveModel:
         for m, model in self._models.items():
             self.denoised[:, m] = model.predict(archs)[0]
 
-    def improvement(self, archs: Sequence[Architecture], optimism: float = 0.5) -> np.ndarray:
+    def improvement(
+        self,
+        archs: Sequence[Architecture],
+        optimism: float = 0.5,
+        exact: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Predicted hypervolume improvement of each architecture over the de-noised front.
 
         Expensive objectives are scored ``optimism`` predictive deviations better than
-        their posterior mean.
+        their posterior mean. ``exact``: ``(len(archs), n_objectives)`` minimised values
+        whose cheap columns the caller already computed (a FLOP count runs the
+        network); the other columns are ignored.
         """
         points = np.zeros((len(archs), self.denoised.shape[1]))
         predicted = np.zeros(self.denoised.shape[1], dtype=bool)
         for m, function in self._cheap.items():
-            points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
+            if exact is not None:
+                points[:, m] = exact[:, m]
+            else:
+                points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
         for m, model in self._models.items():
             mean, std = model.predict(archs)
             points[:, m] = mean - optimism * std

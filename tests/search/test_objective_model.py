@@ -55,3 +55,11 @@ def test_a_better_candidate_of_equal_cost_scores_higher():
     # The all-conv cell is the largest and best: it extends the front; the weak one
     # is dominated by cells with one conv that are as small and better.
     assert scores[0] > 0 and scores[0] > scores[1]
+
+
+def test_cheap_columns_the_caller_computed_give_the_same_scores():
+    model, _ = _model(_study(30))
+    archs = [SPACE.sample(np.random.default_rng(s)) for s in range(20)]
+    exact = np.zeros((len(archs), 2))
+    exact[:, 1] = [count_params(a) for a in archs]
+    np.testing.assert_array_equal(model.improvement(archs, exact=exact), model.improvement(archs))
