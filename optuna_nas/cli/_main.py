@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="finished trials the study should have (resuming counts old ones)",
     )
+    search.add_argument(
+        "--n-initial",
+        type=int,
+        default=None,
+        help="random trials before the sampler's model or evolution starts (tpe, nsga2: its "
+        "population, lemonade, nao; default: n-trials / 4, at least 4, at most the sampler's "
+        "own 8-20)",
+    )
     search.add_argument("--timeout", type=float, default=None, help="seconds for this run")
     search.add_argument("--epochs", type=int, default=3)
     search.add_argument("--batch-size", type=int, default=256)

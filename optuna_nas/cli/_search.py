@@ -30,17 +30,37 @@ SETTINGS = "nas:search"
 """Study user attr: the ``search`` options that define the study's trials; workers reuse them."""
 _DEFINING = ("space", "dataset", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
              "nodes", "train_size", "val_size", "test_size", "seed")  # fmt: skip
-_SHARED = ("sampler", "artifact_dir", "heartbeat_interval", "grace_period", "max_retry")
+_SHARED = ("sampler", "n_initial", "artifact_dir", "heartbeat_interval", "grace_period",
+           "max_retry")  # fmt: skip
 
 
-def make_sampler(name: str, space: BaseSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    """A sampler by CLI name; ours join this table as they land."""
+_INITIAL = {"tpe": 10, "nsga2": 8, "lemonade": 20, "nao": 10}
+"""Each sampler's own number of random trials before its model or evolution starts."""
+
+
+def initial_trials(name: str, n_trials: int) -> int | None:
+    """The ``--n-initial`` default: a quarter of the search, at least 4, at most the sampler's own.
+
+    The samplers' defaults suit long searches; in a 16-trial search LEMONADE's 20 random
+    trials would leave nothing for evolution.
+    """
+    if name not in _INITIAL:
+        return None
+    return min(_INITIAL[name], max(4, n_trials // 4))
+
+
+def make_sampler(
+    name: str, space: BaseSpace, seed: int | None, n_initial: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """A sampler by CLI name; ``n_initial``: random trials first (default: the sampler's own)."""
+    n = n_initial or _INITIAL.get(name)
     samplers = {
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=8),
-        "lemonade": lambda: LemonadeSampler(space, seed=seed),
-        "nao": lambda: NAOSampler(space, seed=seed),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=n),
+        # The first generation is the random phase; later ones are the same size.
+        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, n)),
+        "lemonade": lambda: LemonadeSampler(space, seed=seed, n_initial=n),
+        "nao": lambda: NAOSampler(space, seed=seed, n_initial=n),
         # A worker joining a TND-NAS study samples from the α the driver publishes.
         "tnd": lambda: TNDSampler(space, seed=seed),
     }
@@ -65,8 +85,8 @@ def run_search(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for name in args.objectives:
         get_objective(name)  # unknown names fail before any data or training
-    for option in ("n_trials", "workers"):
-        if getattr(args, option) < 1:
+    for option in ("n_trials", "workers", "n_initial"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
             raise ValueError(
                 f"--{option.replace('_', '-')} must be >= 1, got {getattr(args, option)}."
             )
@@ -79,7 +99,9 @@ def run_search(args: argparse.Namespace) -> int:
         from optuna_nas.cli._tnd import run_tnd
 
         return run_tnd(args, space, storage, console)
-    sampler = make_sampler(args.sampler, space, args.seed)
+    if args.n_initial is None:
+        args.n_initial = initial_trials(args.sampler, args.n_trials)
+    sampler = make_sampler(args.sampler, space, args.seed, args.n_initial)
     args.artifact_dir = os.path.abspath(args.artifact_dir)
     objective = build_objective(args, space)
     study_name = args.study_name or f"nas-{args.space}-{args.dataset}"

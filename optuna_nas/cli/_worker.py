@@ -32,7 +32,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     storage = storage_from_url(args.storage, heartbeat_interval=config.heartbeat_interval,
                                grace_period=config.grace_period, max_retry=config.max_retry)  # fmt: skip
     space = make_space(config)
-    sampler = make_sampler(config.sampler, space, args.seed)
+    sampler = make_sampler(config.sampler, space, args.seed, settings.get("n_initial"))
     study = optuna.load_study(study_name=study.study_name, storage=storage, sampler=sampler)
     objective = build_objective(config, space)
     objective.check_study(study)

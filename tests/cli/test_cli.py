@@ -72,6 +72,7 @@ def test_search_resume_front_and_export(tmp_path):
         (["--storage", "postgres.db"], "unsupported storage URL 'postgres.db'; use sqlite:///"),
         (["--workers", "0"], "--workers must be >= 1, got 0"),
         (["--n-trials", "0"], "--n-trials must be >= 1, got 0"),
+        (["--n-initial", "0"], "--n-initial must be >= 1, got 0"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, capsys, args, message):
@@ -120,3 +121,26 @@ def test_export_of_a_trial_with_malformed_architecture_json_is_one_clear_error(
         value=0.5, user_attrs={"arch": "{not json", "weights_artifact_id": "x"}))  # fmt: skip
     code, err = _main(tmp_path, monkeypatch, capsys, "export", "--trial", "0", "--out", "out")
     assert code == 2 and "Architecture JSON is malformed" in err
+
+
+def test_short_searches_leave_the_samplers_room_to_evolve():
+    from optuna_nas.cli._search import initial_trials
+
+    # LEMONADE's own 20 random trials would fill a 16-trial quick start.
+    assert initial_trials("lemonade", 16) == 4
+    assert initial_trials("nao", 60) == 10 and initial_trials("lemonade", 60) == 15
+    assert initial_trials("lemonade", 1000) == 20 and initial_trials("tpe", 1000) == 10
+    assert initial_trials("random", 16) is None and initial_trials("tnd", 16) is None
+
+
+def test_lemonade_search_evolves_after_n_initial(tmp_path, monkeypatch, capsys):
+    argv = [x for kv in OPTIONS.items() for x in kv]
+    code, err = _main(tmp_path, monkeypatch, capsys, "search", *argv, "--sampler", "lemonade",
+                      "--n-trials", "5", "--n-initial", "3", "--no-progress")  # fmt: skip
+    assert code == 0, err
+    study = optuna.load_study(study_name="nas-nb201-synthetic",
+                              storage=f"sqlite:///{tmp_path}/optuna_nas.db")  # fmt: skip
+    assert study.user_attrs["nas:search"]["n_initial"] == 3
+    parents = [t.user_attrs.get("parent_trial") for t in study.trials]
+    assert parents[:3] == [None] * 3
+    assert all(p in (0, 1, 2, 3) for p in parents[3:]), parents  # children of the front
