@@ -104,6 +104,22 @@ def data_of(args: dict):  # noqa: ANN201
     )
 
 
+def params_range(space: NB201Space, data, args: dict) -> tuple[int, int]:  # noqa: ANN001
+    """Params of the smallest (all ``none``) and the largest (all conv3x3) network."""
+    ops = [name for name in space.distributions() if name.startswith("op_")]
+    return tuple(
+        count_params(
+            space.from_params({**dict.fromkeys(ops, op), "channels": c, "cells": n}),
+            data.input_shape,
+            data.num_classes,
+        )
+        for op, c, n in (
+            ("none", min(args["channels"]), min(args["cells"])),
+            ("nor_conv_3x3", max(args["channels"]), max(args["cells"])),
+        )
+    )
+
+
 def storage_of(variant: str, workdir: str) -> str:
     return f"sqlite:///{workdir}/{variant}.db"
 
@@ -319,19 +335,36 @@ def report(
     return lines
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="search seeds 0..N-1")
-    parser.add_argument("--budget", type=float, default=900.0, help="seconds per run")
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The options a Fashion-MNIST search run shares with the other timed benchmarks."""
     parser.add_argument("--channels", default="4,8,16")
     parser.add_argument("--cells", default="1,2")
     parser.add_argument("--train-size", type=int, default=5000)
     parser.add_argument("--val-size", type=int, default=2000)
     parser.add_argument("--test-size", type=int, default=2000)
     parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=2, help="per trial, both variants")
+    parser.add_argument("--epochs", type=int, default=2, help="per trial")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.08)
+    parser.add_argument("--error-scale", type=float, default=0.5)
+    parser.add_argument("--grid", type=int, default=10, help="time points in the HV table")
+    parser.add_argument("--cores", default=None, help="two CPU ids (default: the first two)")
+
+
+def two_cores(parser: argparse.ArgumentParser, option: str | None) -> tuple[int, int]:
+    """The two CPU ids of ``--cores`` (default: the first two this process may use)."""
+    available = sorted(os.sched_getaffinity(0))
+    cores = tuple(int(c) for c in option.split(",")) if option else tuple(available[:2])
+    if len(cores) != 2 or not set(cores) <= set(available) or cores[0] == cores[1]:
+        parser.error(f"--cores needs two different CPU ids out of {available}, got {option}.")
+    return cores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="search seeds 0..N-1")
+    parser.add_argument("--budget", type=float, default=900.0, help="seconds per run")
+    add_run_args(parser)
     parser.add_argument("--n-initial", type=int, default=6)
     parser.add_argument("--n-proposals", type=int, default=64)
     parser.add_argument(
@@ -343,18 +376,12 @@ def main() -> None:
         default="density",
         help="LemonadeSampler acceptance (default: density, as the recorded figures were run)",
     )
-    parser.add_argument("--error-scale", type=float, default=0.5)
-    parser.add_argument("--grid", type=int, default=10, help="time points in the HV table")
-    parser.add_argument("--cores", default=None, help="two CPU ids (default: the first two)")
     parser.add_argument("--quick", action="store_true", help="1 seed, 120 s: a check only")
     parser.add_argument("--out", default=None)
     ns = parser.parse_args()
     if ns.quick:
         ns.seeds, ns.budget = 1, 120.0
-    available = sorted(os.sched_getaffinity(0))
-    cores = tuple(int(c) for c in ns.cores.split(",")) if ns.cores else tuple(available[:2])
-    if len(cores) != 2 or not set(cores) <= set(available) or cores[0] == cores[1]:
-        parser.error(f"--cores needs two different CPU ids out of {available}, got {ns.cores}.")
+    cores = two_cores(parser, ns.cores)
     args = vars(ns) | {
         "channels": [int(c) for c in ns.channels.split(",")],
         "cells": [int(c) for c in ns.cells.split(",")],
@@ -365,18 +392,7 @@ def main() -> None:
         if k not in ("out", "quick") and v is not None
     )
     space, data = space_of(args), data_of(args)  # also fetches the data once, before the clocks
-    ops = [name for name in space.distributions() if name.startswith("op_")]
-    p_range = tuple(
-        count_params(
-            space.from_params({**dict.fromkeys(ops, op), "channels": c, "cells": n}),
-            data.input_shape,
-            data.num_classes,
-        )
-        for op, c, n in (
-            ("none", min(args["channels"]), min(args["cells"])),
-            ("nor_conv_3x3", max(args["channels"]), max(args["cells"])),
-        )
-    )
+    p_range = params_range(space, data, args)
     load_before = os.getloadavg()[0]
     results = {}
     for seed in range(ns.seeds):

@@ -59,9 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-initial",
         type=int,
         default=None,
-        help="random trials before the sampler's model or evolution starts (tpe, nsga2: its "
-        "population, lemonade, nao; default: n-trials / 4, at least 4, at most the sampler's "
-        "own 8-20)",
+        help="random trials before tpe, lemonade or nao start (default: n-trials / 4, at least "
+        "4, at most the sampler's own 10-20); nsga2: its population (default 8)",
     )
     search.add_argument("--timeout", type=float, default=None, help="seconds for this run")
     search.add_argument("--epochs", type=int, default=3)

@@ -44,7 +44,7 @@ def initial_trials(name: str, n_trials: int) -> int | None:
     The samplers' defaults suit long searches; in a 16-trial search LEMONADE's 20 random
     trials would leave nothing for evolution.
     """
-    if name not in _INITIAL:
+    if name not in _INITIAL or name == "nsga2":  # its population sets the generations' size too
         return None
     return min(_INITIAL[name], max(4, n_trials // 4))
 

@@ -131,6 +131,7 @@ def test_short_searches_leave_the_samplers_room_to_evolve():
     assert initial_trials("nao", 60) == 10 and initial_trials("lemonade", 60) == 15
     assert initial_trials("lemonade", 1000) == 20 and initial_trials("tpe", 1000) == 10
     assert initial_trials("random", 16) is None and initial_trials("tnd", 16) is None
+    assert initial_trials("nsga2", 16) is None  # its population stays 8 unless given
 
 
 def test_lemonade_search_evolves_after_n_initial(tmp_path, monkeypatch, capsys):
