@@ -92,6 +92,8 @@ def run_search(args: argparse.Namespace) -> int:
             )
     if args.threads is None and args.workers > 1:
         args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the CPUs
+    if args.n_initial is not None and args.sampler in ("random", "tnd"):
+        console.print(f"note: --n-initial does not apply to --sampler {args.sampler}.")
     # An unreachable storage fails here, before data is loaded or anything trains.
     storage = open_storage(args)
     space = make_space(args)

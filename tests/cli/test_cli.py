@@ -145,3 +145,10 @@ def test_lemonade_search_evolves_after_n_initial(tmp_path, monkeypatch, capsys):
     parents = [t.user_attrs.get("parent_trial") for t in study.trials]
     assert parents[:3] == [None] * 3
     assert all(p in (0, 1, 2, 3) for p in parents[3:]), parents  # children of the front
+
+
+def test_n_initial_for_a_sampler_without_a_random_phase_is_a_note(tmp_path, monkeypatch, capsys):
+    argv = [x for kv in OPTIONS.items() for x in kv]
+    code, err = _main(tmp_path, monkeypatch, capsys, "search", *argv, "--sampler", "random",
+                      "--n-trials", "1", "--n-initial", "5", "--no-progress")  # fmt: skip
+    assert code == 0 and "--n-initial does not apply to --sampler random" in err
