@@ -44,6 +44,7 @@ from benchmarks.lemonade_inheritance import (
     hypervolume,
     normalise,
     params_range,
+    run_settings,
     space_of,
     two_cores,
 )
@@ -202,14 +203,7 @@ def main() -> None:
         ns.seeds, ns.budget = 1, 90.0
     cores = two_cores(parser, ns.cores)
     samplers = ns.samplers.split(",")
-    command = "python -m benchmarks.fashion_mnist_samplers " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(ns).items()
-        if k not in ("out", "quick") and v is not None
-    )  # fmt: skip
-    args = vars(ns) | {
-        "channels": [int(c) for c in ns.channels.split(",")],
-        "cells": [int(c) for c in ns.cells.split(",")],
-    }
+    args, command = run_settings(ns, "benchmarks.fashion_mnist_samplers")
     space, data = space_of(args), data_of(args)  # also fetches the data once, before the clocks
     for name in samplers:
         make_sampler(name, space, 0, ns.n_initial)  # an unknown name fails before any run

@@ -351,6 +351,17 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", default=None, help="two CPU ids (default: the first two)")
 
 
+def run_settings(ns: argparse.Namespace, module: str) -> tuple[dict, str]:
+    """The parsed options as a dict (channels and cells as lists) and the command to rerun."""
+    command = f"python -m {module} " + " ".join(
+        f"--{k.replace('_', '-')} {v}"
+        for k, v in vars(ns).items()
+        if k not in ("out", "quick") and v is not None
+    )
+    lists = {key: [int(c) for c in getattr(ns, key).split(",")] for key in ("channels", "cells")}
+    return vars(ns) | lists, command
+
+
 def two_cores(parser: argparse.ArgumentParser, option: str | None) -> tuple[int, int]:
     """The two CPU ids of ``--cores`` (default: the first two this process may use)."""
     available = sorted(os.sched_getaffinity(0))
@@ -382,15 +393,7 @@ def main() -> None:
     if ns.quick:
         ns.seeds, ns.budget = 1, 120.0
     cores = two_cores(parser, ns.cores)
-    args = vars(ns) | {
-        "channels": [int(c) for c in ns.channels.split(",")],
-        "cells": [int(c) for c in ns.cells.split(",")],
-    }
-    command = "python -m benchmarks.lemonade_inheritance " + " ".join(
-        f"--{k.replace('_', '-')} {v}"
-        for k, v in vars(ns).items()
-        if k not in ("out", "quick") and v is not None
-    )
+    args, command = run_settings(ns, "benchmarks.lemonade_inheritance")
     space, data = space_of(args), data_of(args)  # also fetches the data once, before the clocks
     p_range = params_range(space, data, args)
     load_before = os.getloadavg()[0]
