@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from optuna_nas.data._imagefolder import PREFIX, imagefolder_path, load_imagefolder
+
 _logger = logging.getLogger(__name__)
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -79,13 +81,36 @@ _LOADERS: dict[str, Loader] = {}
 
 
 def register_dataset(name: str, loader: Loader, *, overwrite: bool = False) -> None:
-    """Make ``load_data(name)`` available for a user's own data."""
-    if name in _LOADERS and not overwrite:
-        raise ValueError(f"dataset {name!r} is already registered; pass overwrite=True.")
+    """Make ``load_data(name)`` available for a user's own data.
+
+    Parameters
+    ----------
+    name:
+        The name for :func:`load_data` and ``--dataset``.
+    loader:
+        ``root -> (train_x, train_y, test_x, test_y, num_classes)`` with ``uint8`` NCHW
+        images (see :data:`Loader`); called on every :func:`load_data`. For arrays or a torch
+        ``Dataset`` use :func:`register_arrays` or :func:`register_torch_dataset`.
+    overwrite:
+        Replace a dataset of the same name instead of refusing.
+    """
+    check_name(name, overwrite)
     _LOADERS[name] = loader
 
 
+def check_name(name: str, overwrite: bool) -> None:
+    """Refuse a name :func:`register_dataset` would refuse (before any data is converted)."""
+    if not isinstance(name, str) or not name or name.startswith(PREFIX):
+        raise ValueError(
+            f"name={name!r}: a dataset name is a non-empty string that does not start with "
+            f"{PREFIX!r} (that prefix reads a folder of images)."
+        )
+    if name in _LOADERS and not overwrite:
+        raise ValueError(f"dataset {name!r} is already registered; pass overwrite=True.")
+
+
 def dataset_names() -> list[str]:
+    """The registered dataset names (``imagefolder:DIR`` works besides them)."""
     return sorted(_LOADERS)
 
 
@@ -97,6 +122,7 @@ def load_data(
     train_size: int | None = None,
     test_size: int | None = None,
     seed: int = 0,
+    image_size: int | None = None,
     device: str | torch.device = "cpu",
 ) -> ImageData:
     """Load a registered dataset and split it with a fixed seed.
@@ -104,23 +130,48 @@ def load_data(
     Parameters
     ----------
     name:
-        ``fashion-mnist``, ``cifar10``, ``cifar100``, ``synthetic`` or a name
-        registered with :func:`register_dataset`.
+        ``fashion-mnist``, ``cifar10``, ``cifar100``, ``synthetic``, a name registered with
+        :func:`register_dataset` (or :func:`register_arrays`, :func:`register_torch_dataset`),
+        or ``imagefolder:DIR`` for a folder of images in torchvision's ImageFolder layout
+        (``DIR/<class>/*.png``, or ``DIR/train/<class>/`` and ``DIR/test/<class>/``; without
+        them a stratified 20 % of each class, drawn with ``seed``, is the test set).
+        A relative ``DIR`` is relative to the working directory; the data's ``name`` is
+        ``imagefolder:`` and the absolute folder.
     root:
-        Where the files are or go (default ``$OPTUNA_NAS_DATA`` or ``~/.cache/optuna-nas``).
+        Where the files are or go (default ``$OPTUNA_NAS_DATA`` or ``~/.cache/optuna-nas``);
+        not used by ``imagefolder:DIR``.
     val_size:
         Validation images taken from the training set (count, or a fraction).
     train_size, test_size:
         Use only this many training / test images (small searches, tests).
     seed:
         Seed of the split and the subsets; the same seed gives the same split.
+    image_size:
+        ``imagefolder:DIR`` only: resize every image to ``image_size x image_size`` (at least
+        8); without it the folder's images must all have the same size.
     device:
         Where the tensors live; training reads batches from there.
     """
-    if name not in _LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; available: {dataset_names()}.")
-    root = Path(root or os.environ.get("OPTUNA_NAS_DATA") or Path.home() / ".cache" / "optuna-nas")
-    train_x, train_y, test_x, test_y, num_classes = _LOADERS[name](root)
+    folder = imagefolder_path(name)
+    if folder is not None:
+        train_x, train_y, test_x, test_y, num_classes = load_imagefolder(
+            folder, image_size=image_size, seed=seed
+        )
+        name = f"{PREFIX}{folder}"
+    else:
+        if name not in _LOADERS:
+            raise ValueError(
+                f"unknown dataset {name!r}; available: {dataset_names()}, or imagefolder:DIR "
+                "for a folder of your own images."
+            )
+        if image_size is not None:
+            raise ValueError(
+                f"image_size={image_size!r} (--image-size) resizes imagefolder:DIR images only; "
+                f"dataset {name!r} has a fixed size: leave it out."
+            )
+        default_root = os.environ.get("OPTUNA_NAS_DATA") or Path.home() / ".cache" / "optuna-nas"
+        root = Path(root or default_root)
+        train_x, train_y, test_x, test_y, num_classes = _LOADERS[name](root)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(train_y))
     n_val = int(round(val_size * len(order))) if isinstance(val_size, float) else int(val_size)
