@@ -15,7 +15,9 @@ from rich.table import Table
 from torch import nn
 
 from optuna_nas.encoding import Architecture
+from optuna_nas.final._records import FINAL_SUFFIX, final_records, final_study_name
 from optuna_nas.networks import build_network
+from optuna_nas.objectives import format_value
 from optuna_nas.search import _attrs
 from optuna_nas.search._attrs import WEIGHTS_SHA256
 from optuna_nas.training import load_weights
@@ -27,28 +29,43 @@ def open_study(args: argparse.Namespace) -> optuna.Study:
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     name = args.study_name
     if name is None:
-        if len(names) != 1:
+        searches = [n for n in names if not n.endswith(FINAL_SUFFIX)]  # not retrain's records
+        if len(searches) != 1:
             raise ValueError(
                 f"--study-name is required; studies in {hide_password(args.storage)}: {names}"
             )
-        name = names[0]
+        name = searches[0]
     if name not in names:
         raise ValueError(f"no study {name!r} in {hide_password(args.storage)}; studies: {names}")
     return optuna.load_study(study_name=name, storage=storage)
 
 
 def front_table(study: optuna.Study) -> Table:
-    """The Pareto front as a rich table, sorted by the first objective."""
+    """The Pareto front as a rich table, sorted by the first objective.
+
+    ``final test acc`` and ``final epochs`` come from the latest final training of
+    the trial (``optuna-nas retrain``), blank for trials not retrained.
+    """
     names = study.metric_names or [f"value{i}" for i in range(len(study.directions))]
+    finals = final_records(study)
     table = Table(title=f"Pareto front of {study.study_name}")
-    for column in ("trial", *names, "test acc", "architecture"):
+    final_columns = ("final test acc", "final epochs") if finals else ()
+    for column in ("trial", *names, "test acc", *final_columns, "architecture"):
         table.add_column(column)
     for trial in sorted(study.best_trials, key=lambda t: t.values[0]):
         test = trial.user_attrs.get("test_accuracy")
+        final = finals[trial.number].user_attrs if trial.number in finals else {}
+        extra = (
+            ("" if final.get("test_accuracy") is None else f"{final['test_accuracy']:.4f}",
+             str(final.get("epochs", "")))
+            if finals
+            else ()
+        )  # fmt: skip
         table.add_row(
             str(trial.number),
-            *(f"{v:.4g}" for v in trial.values),
+            *(format_value(v) for v in trial.values),
             "" if test is None else f"{test:.4f}",
+            *extra,
             trial.user_attrs.get("arch_str", str(trial.params)),
         )
     return table
@@ -80,7 +97,9 @@ def run_export(args: argparse.Namespace) -> int:
     if not trials:
         raise ValueError(f"study {study.study_name!r} has no trial {args.trial}.")
     trial = trials[0]
-    artifact_id = trial.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
+    final = _final_weights(study, trial, getattr(args, "weights", "auto"))
+    source = final or trial  # the trial whose weights are exported
+    artifact_id = source.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
     if artifact_id is None:
         raise ValueError(
             f"trial {trial.number} ({trial.state.name}) has no weights artifact to export."
@@ -95,13 +114,14 @@ def run_export(args: argparse.Namespace) -> int:
         weights_path.unlink()
     download_artifact(artifact_store=FileSystemArtifactStore(args.artifact_dir),
                       file_path=str(weights_path), artifact_id=artifact_id)  # fmt: skip
-    expected = trial.user_attrs.get(WEIGHTS_SHA256)
+    expected = source.user_attrs.get(WEIGHTS_SHA256)
     if expected is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != expected:
         raise ValueError(f"the weights artifact {artifact_id} of trial {trial.number} is corrupt "
                          "(sha256 mismatch); export another trial.")  # fmt: skip
     model = build_network(arch, shape[0], classes)
     model.load_state_dict(load_weights(weights_path))
-    norm = study.user_attrs[_attrs.STUDY_NORMALIZATION]
+    # A final training on other images (--train-size) has its own normalisation.
+    norm = source.user_attrs.get("normalization") or study.user_attrs[_attrs.STUDY_NORMALIZATION]
     exported = nn.Sequential(Normalize(norm["mean"], norm["std"]), model).eval()
     example = torch.rand(2, *shape)
     with warnings.catch_warnings():
@@ -114,6 +134,7 @@ def run_export(args: argparse.Namespace) -> int:
     )
     torch.export.save(program, str(out / "model.pt2"))
     (out / "architecture.json").write_text(arch.to_json() + "\n")
+    own = trial.user_attrs.get("fidelity") == "final"  # a trial of an S:final study
     meta = {
         "study": study.study_name,
         "trial": trial.number,
@@ -124,8 +145,46 @@ def run_export(args: argparse.Namespace) -> int:
         "architecture": str(arch),
         "load": "torch.jit.load('model.torchscript.pt') or "
         "torch.export.load('model.pt2').module() -- both need only torch",
+        "weights": "final" if final is not None or own else "search",
     }
+    used = f"{meta['weights']} weights"
+    if final is not None:
+        attrs = final.user_attrs
+        meta["final"] = {
+            "study": final_study_name(study.study_name),
+            "trial": final.number,
+            "epochs": attrs.get("epochs"),
+            "test_accuracy": attrs.get("test_accuracy"),
+            "train_images": attrs.get("train_images"),
+            "values": dict(zip(study.metric_names or [], final.values or [], strict=False)),
+        }
+        used = (
+            f"final weights: {meta['final']['study']} trial {final.number}, "
+            f"{attrs.get('epochs')} epochs, test acc {attrs.get('test_accuracy', 0):.4f}"
+        )
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(f"exported trial {trial.number} to {os.fspath(out)}: "
+    print(f"exported trial {trial.number} ({used}) to {os.fspath(out)}: "
           "model.torchscript.pt, model.pt2, weights.safetensors, architecture.json, model.json")  # fmt: skip
     return 0
+
+
+def _final_weights(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, choice: str
+) -> optuna.trial.FrozenTrial | None:
+    """The final training whose weights to export, or ``None`` for the search's weights.
+
+    ``auto``: the trial's latest COMPLETE final training if it has weights;
+    ``final``: that one, or an error; ``search``: ``None``.
+    """
+    if choice == "search":
+        return None
+    record = final_records(study).get(trial.number)
+    if record is not None and _attrs.WEIGHTS_ARTIFACT in record.user_attrs:
+        return record
+    if choice == "final":
+        raise ValueError(
+            f"trial {trial.number} of study {study.study_name!r} has no final training with "
+            f"weights; run 'optuna-nas retrain --trials {trial.number}' first, or export "
+            "--weights search."
+        )
+    return None

@@ -35,7 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="run (or resume) a search")
     search.add_argument("--space", choices=["nb201", "darts"], default="nb201")
-    search.add_argument("--dataset", default="fashion-mnist", help="registered dataset name")
+    search.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        help="a registered dataset name, or imagefolder:DIR for your own images (one folder per "
+        "class; DIR/train and DIR/test when present)",
+    )
+    search.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="resize imagefolder images to this many pixels square (default: their own size)",
+    )
     search.add_argument("--data-root", default=None, help="where datasets are (or go)")
     search.add_argument(
         "--objectives",
@@ -45,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--sampler",
-        default="nsga2",
-        help="random, tpe, nsga2, lemonade, nao, or tnd (TND-NAS: supernet search, then --n-trials "
-        "derived architectures trained in full; --epochs per search stage and per trial)",
+        default="lemonade",
+        help="lemonade (default), nao, tnd, or Optuna's random, tpe, nsga2 (tnd: TND-NAS supernet "
+        "search, then --n-trials derived architectures trained in full; --epochs per search stage "
+        "and per trial)",
     )
     search.add_argument(
         "--n-trials",
@@ -141,6 +153,38 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--trial", type=int, required=True, help="trial number")
     export.add_argument("--out", required=True, help="output directory")
     export.add_argument("--artifact-dir", default="artifacts")
+    export.add_argument(
+        "--weights",
+        choices=["auto", "final", "search"],
+        default="auto",
+        help="final: the 'retrain' weights; search: the search's; auto (default): final if retrained",
+    )
+
+    retrain = sub.add_parser(
+        "retrain", help="train chosen trials from scratch with the full budget (final training)"
+    )
+    _storage_args(retrain)
+    retrain.add_argument(
+        "--trials",
+        type=_int_list,
+        default=None,
+        help="comma-separated trial numbers, e.g. 3,5 (default: the Pareto front of fully "
+        "trained trials)",
+    )
+    retrain.add_argument(
+        "--epochs", type=int, default=None, help="final epochs (default 4x the search's, >= 10)"
+    )
+    retrain.add_argument(
+        "--train-size", default=None, help="training images N or 'all' (default: the search's)"
+    )
+    retrain.add_argument(
+        "--test-size", default=None, help="test images N or 'all' (default: the search's)"
+    )
+    retrain.add_argument(
+        "--artifact-dir", default=None, help="where weights go (default: the search's)"
+    )
+    retrain.add_argument("--data-root", default=None, help="where datasets are (or go)")
+    _machine_args(retrain)
     return parser
 
 
@@ -190,6 +234,10 @@ def _run(args: argparse.Namespace) -> int:
         from optuna_nas.cli._dashboard import run_dashboard
 
         return run_dashboard(args)
+    if args.command == "retrain":
+        from optuna_nas.cli._retrain import run_retrain
+
+        return run_retrain(args)
     from optuna_nas.cli._inspect import run_export, run_front
 
     return run_front(args) if args.command == "front" else run_export(args)

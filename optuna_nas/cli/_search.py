@@ -5,7 +5,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 
 import optuna
 import torch
@@ -15,12 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from optuna_nas.cli._inspect import front_table
-from optuna_nas.data import load_data
+from optuna_nas.data import imagefolder_path, load_data
 from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
 from optuna_nas.lemonade import LemonadeSampler
 from optuna_nas.nao import NAOSampler
 from optuna_nas.objectives import get_objective
-from optuna_nas.search import NASObjective, create_study
+from optuna_nas.search import NASObjective, TrialLog, create_study
 from optuna_nas.tnd import TNDSampler
 from optuna_nas.training import TrainConfig
 from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_from_url
@@ -28,7 +27,7 @@ from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 SETTINGS = "nas:search"
 """Study user attr: the ``search`` options that define the study's trials; workers reuse them."""
-_DEFINING = ("space", "dataset", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
+_DEFINING = ("space", "dataset", "image_size", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
              "nodes", "train_size", "val_size", "test_size", "seed")  # fmt: skip
 _SHARED = ("sampler", "n_initial", "artifact_dir", "heartbeat_interval", "grace_period",
            "max_retry")  # fmt: skip
@@ -94,6 +93,8 @@ def run_search(args: argparse.Namespace) -> int:
         args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the CPUs
     if args.n_initial is not None and args.sampler in ("random", "tnd"):
         console.print(f"note: --n-initial does not apply to --sampler {args.sampler}.")
+    if (folder := imagefolder_path(args.dataset)) is not None:
+        args.dataset = f"imagefolder:{folder}"  # workers started elsewhere find the same folder
     # An unreachable storage fails here, before data is loaded or anything trains.
     storage = open_storage(args)
     space = make_space(args)
@@ -106,7 +107,7 @@ def run_search(args: argparse.Namespace) -> int:
     sampler = make_sampler(args.sampler, space, args.seed, args.n_initial)
     args.artifact_dir = os.path.abspath(args.artifact_dir)
     objective = build_objective(args, space)
-    study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
+    study_name = default_study_name(args)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
     objective.check_study(study)
     record_settings(study, args)
@@ -137,6 +138,14 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_study_name(args: argparse.Namespace) -> str:
+    """``--study-name``, else ``nas-<space>-<dataset>`` (an image folder by its folder's name)."""
+    if args.study_name:
+        return args.study_name
+    folder = imagefolder_path(args.dataset)
+    return f"nas-{args.space}-{folder.name if folder is not None else args.dataset}"
+
+
 def open_storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
     return storage_from_url(args.storage, heartbeat_interval=args.heartbeat_interval,
                             grace_period=args.grace_period, max_retry=args.max_retry)  # fmt: skip
@@ -150,6 +159,7 @@ def build_objective(args: argparse.Namespace, space: BaseSpace) -> NASObjective:
                          device=args.device, seed=args.seed)  # fmt: skip
     data = load_data(args.dataset, root=args.data_root, val_size=args.val_size,
                      train_size=args.train_size, test_size=args.test_size, seed=args.seed,
+                     image_size=getattr(args, "image_size", None),
                      device=config.resolved_device())  # fmt: skip
     os.makedirs(args.artifact_dir, exist_ok=True)
     store = FileSystemArtifactStore(args.artifact_dir)
@@ -180,16 +190,7 @@ def work(study, objective, args, console, total) -> int:  # noqa: ANN001
     epochs = objective.train_config.epochs
     if args.no_progress or not console.is_terminal or args.workers > 1:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        start = time.perf_counter()
-
-        def log(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-            front = len(study.best_trials)
-            print(
-                f"[{time.perf_counter() - start:7.1f}s] worker {os.getpid()}: trial {trial.number} "
-                f"{trial.state.name} values={trial.values} front={front}",
-                flush=True,
-            )
-
+        log = TrialLog(prefix=f"worker {os.getpid()}: ")
         return run_worker(study, objective, timeout=args.timeout, callbacks=[log])
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn())  # fmt: skip

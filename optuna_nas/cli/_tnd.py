@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from optuna_nas.cli._search import default_study_name
 from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace
 from optuna_nas.objectives import get_objective
@@ -49,8 +50,8 @@ def run_tnd(
                          device=args.device, seed=args.seed)  # fmt: skip
     data = load_data(args.dataset, root=args.data_root, val_size=args.val_size,
                      train_size=args.train_size, test_size=args.test_size, seed=args.seed,
-                     device=config.resolved_device())  # fmt: skip
-    study_name = args.study_name or f"nas-{args.space}-{args.dataset}"
+                     image_size=args.image_size, device=config.resolved_device())  # fmt: skip
+    study_name = default_study_name(args)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
     cost = next((s.name for s in specs if s.cheap), "params")
     settings = trade_off_ladder(space, cost, args.n_trials, input_shape=data.input_shape,

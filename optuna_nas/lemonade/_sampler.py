@@ -57,6 +57,21 @@ class LemonadeSampler(ArchitectureSampler):
        at the evaluated architectures), so one lucky training run does not stay a
        parent. Proposals remain LEMONADE's: children of the front by network
        operators, parents drawn ∝ 1 / density; the model only chooses among them.
+       Warm-started children have trained longer than fresh networks (their
+       ancestors' epochs and their own: user attr ``lineage_epochs``), so where
+       budgets differ the GP sees them and predicts a child at its parent's budget
+       plus its own (its own only, for an approximate morphism); otherwise the smallest lineage, trained longest, would look like
+       the best architecture. There, too, all children of one generation come from
+       one parent drawn ∝ 1 / density, and the model picks among those siblings (who
+       share the parent's training): compared across lineages, the longest one's
+       children always win and the front collapses onto the smallest networks.
+       Where all trials trained alike nothing changes. And where the objective
+       warm-starts children (study user attr ``nas:inherits``, set by
+       ``NASObjective``), a network morphism's child is predicted no worse than its
+       parent: it starts with its parent's function and trains on. That is the
+       paper's premise, and what lets a front grow from small networks to large
+       ones in a short search, instead of shrinking towards the small ones whose
+       fresh-looking predictions the GP cannot tell from their parents'.
 
     The accepted child is claimed for the trial (:meth:`TrialArchitectures.claim`):
     if another worker claimed the same architecture at the same moment, the next
@@ -133,7 +148,8 @@ class LemonadeSampler(ArchitectureSampler):
         if len(complete) >= self._n_initial:
             cheap = cheap_objectives(study, self._cheap)
             values = minimised_values(study, [t for t, _ in complete])
-            model = self._surrogate(study, complete, values, cheap)
+            budgets = _budgets(complete)
+            model = self._surrogate(study, complete, values, cheap, budgets)
             if model is not None:
                 values = model.denoised
             ranks = _fast_non_domination_rank(values)
@@ -142,7 +158,8 @@ class LemonadeSampler(ArchitectureSampler):
             # the next non-domination rank joins the parents; then a random net.
             for depth in range(_PROPOSAL_ROUNDS):
                 population = [complete[i] for i in np.flatnonzero(ranks <= depth)]
-                children = self._evolve(population, taken, cheap, model)
+                children = self._evolve(population, taken, cheap, model, budgets is not None,
+                                        study.user_attrs.get(_attrs.STUDY_INHERITS, False))  # fmt: skip
                 if (kept := self.first_claimed(study, trial, children, taken)) is not None:
                     arch, parent, operators = kept
                     self._write_lineage(study, trial, parent, operators)
@@ -158,17 +175,66 @@ class LemonadeSampler(ArchitectureSampler):
         taken: set[str],
         cheap: Mapping[str, CheapObjective],
         model: ObjectiveModel | None,
+        one_parent: bool = False,
+        inherits: bool = False,
     ) -> list[tuple[Architecture, FrozenTrial, tuple[Operator, ...]]]:
         """New children ``(architecture, parent trial, operators)`` in order of acceptance.
 
         ``model`` (``None`` for the density rule) scores how much each child would
         improve the de-noised front. The first child is the one LEMONADE accepts; the
         others stand in for it, in order, if another worker has taken it meanwhile.
+        ``one_parent``: every child comes from one parent drawn ∝ 1 / density (where
+        lineages trained for different budgets, so the draw, not the longest
+        lineage's head start, decides which part of the front grows); the others
+        follow only if it has no new child. ``inherits``: children start from their
+        parent's weights, so a morphism's child is predicted no worse than its parent.
         """
         parent_costs = np.array([[f(a) for f in cheap.values()] for _, a in parents])
         density = _density(parent_costs)
         weights = 1.0 / density(parent_costs)
-        picks = self._rng.choice(len(parents), size=self._n_proposals, p=weights / weights.sum())
+        weights = weights / weights.sum()
+        draw = lambda: self._rng.choice(len(parents), size=self._n_proposals, p=weights)  # noqa: E731
+        if one_parent:
+            picks = np.full(self._n_proposals, self._rng.choice(len(parents), p=weights))
+        else:
+            picks = draw()
+        candidates = self._children(parents, picks, taken)
+        if not candidates and one_parent:  # the drawn parent has no new child: everyone's
+            candidates = self._children(parents, draw(), taken)
+        if not candidates:
+            return []
+        archs = [a for a, _, _ in candidates]
+        if model is not None:
+            # A morphism's child trains on top of its parent's training (NASObjective
+            # counts lineage_epochs the same way); an approximate one starts over.
+            budgets = [
+                p.user_attrs.get("epochs", 0)
+                + (_attrs.lineage_epochs(p) if all(op.exact for op in ops) else 0)
+                for _, p, ops in candidates
+            ]
+            # LEMONADE's premise: a morphism's child starts as its parent and trains on.
+            at_most = np.array([
+                model.denoised_of(p) if inherits and all(op.exact for op in ops)
+                else np.full(model.denoised.shape[1], np.nan)
+                for _, p, ops in candidates
+            ])  # fmt: skip
+            scores = model.improvement(archs, OPTIMISM, budgets=budgets, at_most=at_most)
+            order = np.lexsort((self._rng.random(len(candidates)), -scores))
+        else:  # a draw without replacement with probability ∝ 1 / density
+            costs = np.array([[f(a) for f in cheap.values()] for a in archs])
+            weights = 1.0 / density(costs)
+            order = self._rng.choice(
+                len(candidates), size=len(candidates), replace=False, p=weights / weights.sum()
+            )
+        return [candidates[i] for i in order]
+
+    def _children(
+        self,
+        parents: list[tuple[FrozenTrial, Architecture]],
+        picks: np.ndarray,
+        taken: set[str],
+    ) -> list[tuple[Architecture, FrozenTrial, tuple[Operator, ...]]]:
+        """One chain of operators from each picked parent; new architectures only, once each."""
         children: dict[str, tuple[Architecture, FrozenTrial, tuple[Operator, ...]]] = {}
         for i in picks:
             arch, applied = parents[i][1], []
@@ -182,20 +248,7 @@ class LemonadeSampler(ArchitectureSampler):
             # A chain that undoes itself gives the parent back, which is taken.
             if applied and arch.fingerprint not in taken:
                 children.setdefault(arch.fingerprint, (arch, parents[i][0], tuple(applied)))
-        candidates = list(children.values())
-        if not candidates:
-            return []
-        archs = [a for a, _, _ in candidates]
-        if model is not None:
-            scores = model.improvement(archs, OPTIMISM)
-            order = np.lexsort((self._rng.random(len(candidates)), -scores))
-        else:  # a draw without replacement with probability ∝ 1 / density
-            costs = np.array([[f(a) for f in cheap.values()] for a in archs])
-            weights = 1.0 / density(costs)
-            order = self._rng.choice(
-                len(candidates), size=len(candidates), replace=False, p=weights / weights.sum()
-            )
-        return [candidates[i] for i in order]
+        return list(children.values())
 
     def _surrogate(
         self,
@@ -203,11 +256,13 @@ class LemonadeSampler(ArchitectureSampler):
         complete: list[tuple[FrozenTrial, Architecture]],
         values: np.ndarray,
         cheap: Mapping[str, CheapObjective],
+        budgets: np.ndarray | None,
     ) -> ObjectiveModel | None:
         """The expensive objectives' model, or ``None`` for the paper's density rule."""
         if self._acceptance != "improvement" or len(complete) < 3:
             return None
-        return ObjectiveModel(self._space, study, complete, values, cheap, self._rng)
+        return ObjectiveModel(self._space, study, complete, values, cheap, self._rng,
+                              budgets=budgets)  # fmt: skip
 
     @staticmethod
     def _write_lineage(
@@ -223,6 +278,12 @@ class LemonadeSampler(ArchitectureSampler):
         # A chain of network morphisms is one (inherit_weights handles any combination).
         exact = all(op.exact for op in operators)
         storage.set_trial_system_attr(trial._trial_id, _attrs.DISTILL, not exact)
+
+
+def _budgets(complete: list[tuple[FrozenTrial, Architecture]]) -> np.ndarray | None:
+    """Each trial's training budget (``lineage_epochs``), or ``None`` where all are equal."""
+    budgets = np.array([_attrs.lineage_epochs(t) for t, _ in complete], dtype=float)
+    return budgets if len(budgets) and np.ptp(budgets) > 0 else None
 
 
 def _density(points: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

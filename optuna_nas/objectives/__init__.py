@@ -10,6 +10,7 @@ from optuna_nas.objectives._cost import (
 )
 from optuna_nas.objectives._registry import (
     ObjectiveSpec,
+    format_value,
     get_objective,
     list_objectives,
     register_objective,
@@ -21,6 +22,7 @@ __all__ = [
     "count_flops",
     "count_network",
     "count_params",
+    "format_value",
     "get_objective",
     "list_objectives",
     "measure_latency",

@@ -114,6 +114,19 @@ def get_objective(name: str) -> ObjectiveSpec:
         ) from None
 
 
+def format_value(value: float | None) -> str:
+    """An objective value as people read it: counts as integers, the rest to 4 digits.
+
+    ``0.5800000000000001`` prints as ``0.58``, ``18594.0`` (params) as ``18594`` and
+    ``2.31e6`` FLOPs as ``2310000``; a missing or NaN value as ``-``.
+    """
+    if value is None or value != value:
+        return "-"
+    if float(value).is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
 def list_objectives() -> list[ObjectiveSpec]:
     """All registered objectives."""
     return list(_REGISTRY.values())

@@ -11,6 +11,7 @@ from optuna_nas.search._history import (
 from optuna_nas.search._improvement import improvement_scores
 from optuna_nas.search._objective import NASObjective
 from optuna_nas.search._objective_model import ObjectiveModel
+from optuna_nas.search._progress import TrialLog, trial_summary
 from optuna_nas.search._sampler import ArchitectureSampler
 from optuna_nas.search._study import create_study
 from optuna_nas.search._surrogate import ArchitectureGP, composition_features, token_features
@@ -22,6 +23,7 @@ __all__ = [
     "NASObjective",
     "ObjectiveModel",
     "TrialArchitectures",
+    "TrialLog",
     "cheap_objectives",
     "composition_features",
     "create_study",
@@ -30,4 +32,5 @@ __all__ = [
     "nondomination_ranks",
     "pareto_indices",
     "token_features",
+    "trial_summary",
 ]

@@ -24,6 +24,9 @@ WEIGHTS_ARTIFACT = "weights_artifact_id"
 WEIGHTS_SHA256 = "weights_sha256"
 """Digest of the weights file, checked before a child inherits it."""
 ARCH_JSON = "arch"
+LINEAGE_EPOCHS = "lineage_epochs"
+"""Epochs of training behind a trial's weights: its own plus those it inherited through
+network morphisms (an approximate morphism starts the count over)."""
 
 # Study user attrs written by NASObjective on its first trial.
 STUDY_SPACE = "nas:space"
@@ -32,6 +35,8 @@ STUDY_NUM_CLASSES = "nas:num_classes"
 STUDY_DATASET = "nas:dataset"
 STUDY_TRAIN_CONFIG = "nas:train_config"
 STUDY_NORMALIZATION = "nas:normalization"
+STUDY_INHERITS = "nas:inherits"
+"""``True`` when the objective warm-starts children from their parent's weights."""
 
 
 def fresh_system_attrs(trial: optuna.trial.Trial) -> dict:
@@ -47,3 +52,9 @@ def trial_by_number(study: optuna.Study, number: int) -> optuna.trial.FrozenTria
     """A trial of ``study`` by its number, read from storage."""
     trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
     return study._storage.get_trial(trial_id)
+
+
+def lineage_epochs(trial: optuna.trial.FrozenTrial) -> int:
+    """Epochs behind a finished trial's weights (its own ``epochs`` for older records)."""
+    attrs = trial.user_attrs
+    return int(attrs.get(LINEAGE_EPOCHS, attrs.get("epochs", 0)))

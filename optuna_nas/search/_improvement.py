@@ -26,9 +26,14 @@ def improvement_scores(
 
     Every objective is scaled so that the front's ideal is 0 and its nadir 1. A
     candidate that would be non-dominated scores its hypervolume improvement (> 0),
-    with the reference point at ``1 + margin``. A dominated one scores minus how much
-    its predicted objectives would have to improve to leave the dominated region (its
-    exact ones cannot change), so near-misses rank before far ones.
+    with the reference point ``margin`` beyond the worst non-dominated point, and in
+    the exact objectives (the costs) also beyond the worst candidate, dominated or
+    not: a reference just past the most extreme newcomer would credit a network
+    larger than any on the front with a sliver ``margin`` wide however good it is,
+    so a front that has not yet spanned the space would not grow towards its large
+    end. A dominated candidate scores minus how much its predicted objectives would
+    have to improve to leave the dominated region (its exact ones cannot change),
+    so near-misses rank before far ones.
 
     Parameters
     ----------
@@ -56,6 +61,8 @@ def improvement_scores(
     # every point that would be non-dominated, as it lies beyond the true front's nadir.
     extremes = np.vstack([front, points[needed < 0]])
     reference = extremes.max(axis=0) + margin
+    exact = ~np.asarray(predicted, dtype=bool)
+    reference[exact] = np.maximum(reference[exact], points[:, exact].max(axis=0) + margin)
     base = _hypervolume(front, reference)
     scores = -needed - 1e-12
     for i in np.flatnonzero(needed < 0):

@@ -1,34 +1,30 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
-from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.artifacts import FileSystemArtifactStore
 
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.networks import build_network, inherit_weights
 from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
 from optuna_nas.search import _attrs
+from optuna_nas.search._artifacts import download_weights, upload_weights
 from optuna_nas.training import (
     TrainConfig,
     TrainingDiverged,
+    TrainResult,
     evaluate,
-    load_weights,
-    save_weights,
     train,
 )
 
@@ -219,7 +215,7 @@ class NASObjective:
         try:
             torch.manual_seed(config.seed)  # the same architecture starts from the same weights
             model = self.space.build(arch, data.input_shape[0], data.num_classes)
-            teacher = self._inherit(trial, arch, model)
+            teacher, inherited_epochs = self._inherit(trial, arch, model)
             build_seconds = time.perf_counter() - start
             curve: list[float] = []
             reported = names[0] if len(names) == 1 and names[0] in ("error", "accuracy") else None
@@ -235,11 +231,12 @@ class NASObjective:
                         raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
             if teacher is not None:
-                distill = train(model, data, replace(config, epochs=max(1, config.epochs // 4)),
-                                teacher=teacher)  # fmt: skip
+                distill = _distill(model, teacher, data, config)
                 trial.set_user_attr("distill_val_accuracy", distill.val_accuracy)
                 del teacher
             result = train(model, data, config, on_epoch=on_epoch)
+            # What the weights have seen: a child's error is not a fresh network's.
+            trial.set_user_attr(_attrs.LINEAGE_EPOCHS, inherited_epochs + result.epochs)
             test_accuracy = evaluate(model, data, "test", config)
             trial.set_user_attr("val_accuracy", result.val_accuracy)
             trial.set_user_attr("test_accuracy", test_accuracy)
@@ -255,28 +252,33 @@ class NASObjective:
 
     def _inherit(
         self, trial: optuna.Trial, arch: Architecture, model: torch.nn.Module
-    ) -> torch.nn.Module | None:
-        """Load the parent's weights if a sampler named one; returns a teacher to distil from."""
+    ) -> tuple[torch.nn.Module | None, int]:
+        """Load the parent's weights if a sampler named one.
+
+        Returns a teacher to distil from (or ``None``) and the epochs of training the
+        inherited weights carry: the parent's ``lineage_epochs`` for a network morphism,
+        0 for an approximate one or fresh weights.
+        """
         system = _attrs.fresh_system_attrs(trial)
         parent_number = system.get(_attrs.PARENT_TRIAL)
         if parent_number is None:
-            return None
+            return None, 0
         trial.set_user_attr("parent_trial", parent_number)
         trial.set_user_attr("operator", system.get(_attrs.OPERATOR))
         if not self.inherit:
             trial.set_user_attr("inheritance", "off: trained from fresh weights")
-            return None
+            return None, 0
         try:
             parent = _attrs.trial_by_number(trial.study, int(parent_number))
             parent_arch = Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON])
-            state = self._download_weights(parent)
+            state = download_weights(self.artifact_store, parent)
             teacher = self._parent_network(parent_arch, state)
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
             # A lost, corrupt or foreign parent file costs the warm start, never the trial.
             message = f"failed, trained from scratch: parent trial {parent_number}: {exc}"
             trial.set_user_attr("inheritance", message[:500])
             _logger.warning("trial %d: %s", trial.number, message)
-            return None
+            return None, 0
         # Exact for network morphisms: the child starts with the parent's function.
         report = inherit_weights(parent_arch, state, arch, model)
         trial.set_user_attr("inheritance", report.summary())
@@ -285,7 +287,11 @@ class NASObjective:
         trial.set_user_attr(
             "initial_val_accuracy", evaluate(model, self.data, "val", self.train_config)
         )
-        return teacher if system.get(_attrs.DISTILL) else None
+        if system.get(_attrs.DISTILL):
+            # An approximate morphism keeps little of its parent's function (it starts
+            # near chance before distillation): its training starts over.
+            return teacher, 0
+        return None, _attrs.lineage_epochs(parent)
 
     def _parent_network(
         self, parent_arch: Architecture, state: dict[str, torch.Tensor]
@@ -298,40 +304,9 @@ class NASObjective:
         parent.load_state_dict(state)  # strict: RuntimeError for missing or misshapen tensors
         return parent
 
-    def _download_weights(self, parent: optuna.trial.FrozenTrial) -> dict[str, torch.Tensor]:
-        artifact_id = parent.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
-        if self.artifact_store is None or artifact_id is None:
-            raise KeyError(f"trial {parent.number} has no weights artifact")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "parent.safetensors"
-            try:
-                download_artifact(
-                    artifact_store=self.artifact_store, file_path=str(path), artifact_id=artifact_id
-                )
-            except ArtifactNotFound:
-                raise ValueError(
-                    f"weights artifact {artifact_id} is missing from the store"
-                ) from None
-            expected = parent.user_attrs.get(_attrs.WEIGHTS_SHA256)
-            if expected is not None and _sha256(path) != expected:
-                raise ValueError(f"weights artifact {artifact_id} is corrupt (sha256 mismatch)")
-            return load_weights(path)
-
     def _upload(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
-        if self.artifact_store is None:
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"trial-{trial.number}.safetensors"
-            save_weights(model, path)
-            digest = _sha256(path)
-            artifact_id = upload_artifact(
-                artifact_store=self.artifact_store,
-                file_path=str(path),
-                study_or_trial=trial,
-                mimetype="application/octet-stream",
-            )
-        trial.set_user_attr(_attrs.WEIGHTS_SHA256, digest)
-        trial.set_user_attr(_attrs.WEIGHTS_ARTIFACT, artifact_id)
+        if self.artifact_store is not None:
+            upload_weights(self.artifact_store, trial, model)
 
     def record_study(self, study: optuna.Study) -> None:
         """Record the space, data shape, dataset and recipe in the study's user attrs, once.
@@ -345,6 +320,7 @@ class NASObjective:
         study.set_user_attr(_attrs.STUDY_INPUT_SHAPE, list(self.data.input_shape))
         study.set_user_attr(_attrs.STUDY_NUM_CLASSES, self.data.num_classes)
         study.set_user_attr(_attrs.STUDY_DATASET, self.data.name)
+        study.set_user_attr(_attrs.STUDY_INHERITS, self.inherit and self.artifact_store is not None)
         study.set_user_attr(_attrs.STUDY_TRAIN_CONFIG, json.dumps(self.train_config.to_dict()))
         study.set_user_attr(
             _attrs.STUDY_NORMALIZATION, {"mean": list(self.data.mean), "std": list(self.data.std)}
@@ -359,8 +335,19 @@ class NASObjective:
         return math.nan if n_values == 1 else (math.nan,) * n_values
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _distill(
+    model: torch.nn.Module, teacher: torch.nn.Module, data: ImageData, config: TrainConfig
+) -> TrainResult:
+    """Teach an approximate morphism its parent's outputs for a quarter of the trial's budget.
+
+    A quarter of ``config.epochs``; below 4 epochs, one epoch over that fraction of the
+    training images, so a 1-epoch search does not pay a whole extra epoch per child.
+    """
+    if config.epochs >= 4:
+        return train(model, data, replace(config, epochs=config.epochs // 4), teacher=teacher)
+    n = max(config.batch_size, len(data.train_y) * config.epochs // 4)
+    part = replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
+    return train(model, part, replace(config, epochs=1), teacher=teacher)
 
 
 def _release_memory() -> None:

@@ -36,6 +36,11 @@ class ObjectiveModel:
         Study metric name -> exact function, for the objectives known before training.
     rng:
         Source of the GPs' subsamples.
+    budgets:
+        Training epochs behind each completed trial's values (its ancestors' too when
+        it was warm-started); ``None`` when all trained alike. The GPs then see each
+        point's budget, so a small network with a long lineage of warm starts is not
+        taken for a better architecture than larger ones that trained less.
 
     Attributes
     ----------
@@ -51,6 +56,7 @@ class ObjectiveModel:
         values: np.ndarray,
         cheap: Mapping[str, CheapObjective],
         rng: np.random.Generator,
+        budgets: Sequence[float] | None = None,
     ) -> None:
         names = study.metric_names or [f"values_{m}" for m in range(values.shape[1])]
         archs = [a for _, a in complete]
@@ -59,26 +65,38 @@ class ObjectiveModel:
         )
         self._cheap = {m: cheap[n] for m, n in enumerate(names) if n in cheap}
         self._models = {
-            m: ArchitectureGP(space, archs, values[:, m], rng=rng)
+            m: ArchitectureGP(space, archs, values[:, m], rng=rng, budgets=budgets)
             for m in range(values.shape[1])
             if m not in self._cheap
         }
         self.denoised = values.copy()
         for m, model in self._models.items():
-            self.denoised[:, m] = model.predict(archs)[0]
+            self.denoised[:, m] = model.predict(archs, budgets)[0]
+        self._rows = {trial.number: i for i, (trial, _) in enumerate(complete)}
+
+    def denoised_of(self, trial: FrozenTrial) -> np.ndarray:
+        """The de-noised values of one of the completed trials the model was fitted to."""
+        return self.denoised[self._rows[trial.number]]
 
     def improvement(
         self,
         archs: Sequence[Architecture],
         optimism: float = 0.5,
         exact: np.ndarray | None = None,
+        budgets: Sequence[float] | None = None,
+        at_most: np.ndarray | None = None,
     ) -> np.ndarray:
         """Predicted hypervolume improvement of each architecture over the de-noised front.
 
         Expensive objectives are scored ``optimism`` predictive deviations better than
         their posterior mean. ``exact``: ``(len(archs), n_objectives)`` minimised values
         whose cheap columns the caller already computed (a FLOP count runs the
-        network); the other columns are ignored.
+        network); the other columns are ignored. ``budgets``: the epochs each will
+        have trained for (a warm-started child: its parent's and its own).
+        ``at_most``: ``(len(archs), n_objectives)`` bounds on the predicted columns, in
+        the scale of :attr:`denoised` (NaN: none); e.g. a network morphism's child
+        starts with its parent's function and only trains on, so it is predicted no
+        worse than its parent.
         """
         points = np.zeros((len(archs), self.denoised.shape[1]))
         predicted = np.zeros(self.denoised.shape[1], dtype=bool)
@@ -88,7 +106,9 @@ class ObjectiveModel:
             else:
                 points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
         for m, model in self._models.items():
-            mean, std = model.predict(archs)
+            mean, std = model.predict(archs, budgets)
             points[:, m] = mean - optimism * std
+            if at_most is not None:
+                points[:, m] = np.fmin(points[:, m], at_most[:, m])
             predicted[m] = True
         return improvement_scores(self.denoised, points, predicted)

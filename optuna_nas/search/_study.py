@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import optuna
 
 from optuna_nas.objectives import get_objective
+from optuna_nas.workers import storage_from_url
 
 
 def create_study(
@@ -20,6 +21,11 @@ def create_study(
     """``optuna.create_study`` with directions and metric names taken from the objectives.
 
     Reopening an existing study (same name) checks that it has the same objectives.
+    A storage URL opens with :func:`~optuna_nas.workers.storage_from_url`: RDB
+    storages (``sqlite:///nas.db``, PostgreSQL, MySQL) get a heartbeat, so a trial
+    whose process was killed becomes FAIL after the grace period and is run again
+    by the next ``study.optimize`` on the study (a resumed script, another worker).
+    Pass a storage object to choose other heartbeat settings.
 
     Examples
     --------
@@ -29,6 +35,8 @@ def create_study(
     """
     specs = [get_objective(name) for name in objectives]
     names = [s.name for s in specs]
+    if isinstance(storage, str):
+        storage = storage_from_url(storage)
     study = optuna.create_study(
         storage=storage,
         sampler=sampler,

@@ -16,7 +16,15 @@ is local (architectures a few decisions apart are alike). Op counts matter on
 their own in cell spaces (how many 3x3 convolutions a cell has sets much of its
 accuracy and all of its size); the composition lets a few points show that.
 ``c``, ``w``, ``l`` and the noise are chosen by the marginal likelihood from a
-small grid. Targets are rank-transformed to standard normal quantiles first: an
+small grid.
+
+Where the evaluated networks trained for different budgets (LEMONADE's children
+inherit their parents' training, so a child of a long lineage has seen many more
+epochs than a fresh network), each point also carries its budget, ``b`` x the log2
+of its epochs over the fewest any point had, with ``b`` chosen like ``c``. Without
+it a fresh large network (few epochs) looks worse than a small one with a long
+lineage, and the model would learn "small is better" where "more epochs is better"
+is the truth; with it, a candidate is predicted at the budget it will have. Targets are rank-transformed to standard normal quantiles first: an
 error of 0.9 from a network without a path and one of 0.085 from a good one then
 differ by a few units, not by what dominates the fit, and any objective (signed,
 skewed) works unchanged.
@@ -38,6 +46,8 @@ _COMPOSITION = (0.0, 1.0, 2.0)
 _WEIGHTS = (0.2, 0.5, 0.8)
 _LENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _NOISES = (0.01, 0.03, 0.1, 0.3)
+_BUDGET = (0.0, 1.0, 2.0)
+"""Scales of the budget feature tried when the fitted points' budgets differ."""
 _GRID_POINTS = 120
 """Hyperparameters are chosen on at most this many points (a Cholesky per grid point)."""
 
@@ -83,8 +93,10 @@ def _kernel(
     return weight * inner / norm + (1.0 - weight) * np.exp(-distance / (2.0 * scale))
 
 
-def _features(onehot: np.ndarray, counts: np.ndarray, c: float) -> np.ndarray:
-    return np.hstack([onehot, c * counts])
+def _features(
+    onehot: np.ndarray, counts: np.ndarray, c: float, budget: np.ndarray, b: float
+) -> np.ndarray:
+    return np.hstack([onehot, c * counts, b * budget[:, None]])
 
 
 class ArchitectureGP:
@@ -103,6 +115,9 @@ class ArchitectureGP:
         sample of the rest, so a study of thousands of trials stays fast.
     rng:
         Source of the subsample.
+    budgets:
+        Training epochs behind each value (a warm-started network counts its
+        ancestors' too); ``None`` when every point had the same.
 
     Attributes
     ----------
@@ -118,22 +133,29 @@ class ArchitectureGP:
         *,
         max_points: int = 400,
         rng: np.random.Generator | None = None,
+        budgets: Sequence[float] | None = None,
     ) -> None:
         values = np.asarray(values, dtype=float)
         if len(archs) != len(values) or len(values) < 2:
             raise ValueError("ArchitectureGP needs at least two architectures with one value each.")
+        if budgets is not None and len(budgets) != len(values):
+            raise ValueError("ArchitectureGP needs one budget per architecture.")
         self._space = space
         self.targets = normal_scores(values)
         rng = rng or np.random.default_rng(0)
         keep = _subsample(self.targets, max_points, rng)
         self._onehot = token_features(space, [archs[i] for i in keep])
         self._counts = _counts(space, self._onehot)
+        self._budget_floor = None
+        if budgets is not None and np.ptp(budgets) > 0:
+            self._budget_floor = float(np.min(budgets))
+        self._budget = self._budget_feature(budgets, len(values))[keep]
         y = self.targets[keep]
         self._mean, self._std = y.mean(), y.std() or 1.0
         z = (y - self._mean) / self._std
         grid = rng.permutation(len(keep))[:_GRID_POINTS]
-        self._c, self._weight, self._scale, noise = self._select(grid, z[grid])
-        self._x = _features(self._onehot, self._counts, self._c)
+        self._c, self._b, self._weight, self._scale, noise = self._select(grid, z[grid])
+        self._x = _features(self._onehot, self._counts, self._c, self._budget, self._b)
         self._sq = (self._x**2).sum(axis=1)
         self._norm = float(self._sq.mean())
         covariance = self._k(self._x, self._sq) + noise * np.eye(len(z))
@@ -144,11 +166,19 @@ class ArchitectureGP:
         """Kernel between ``x`` (with squared norms ``sq``) and the fitted points."""
         return _kernel(x @ self._x.T, sq, self._sq, self._norm, self._weight, self._scale)
 
-    def _select(self, grid: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float]:
-        """Grid point ``(c, w, l, noise)`` of largest log marginal likelihood."""
-        best, best_ll = (1.0, 0.5, 1.0, 0.1), -np.inf
-        for c in _COMPOSITION:
-            x = _features(self._onehot[grid], self._counts[grid], c)
+    def _budget_feature(self, budgets: Sequence[float] | None, n: int) -> np.ndarray:
+        """log2 of each budget over the fitted points' smallest; zeros without budgets."""
+        if self._budget_floor is None or budgets is None:
+            return np.zeros(n)
+        ratio = np.maximum(np.asarray(budgets, dtype=float), 1e-9) / max(self._budget_floor, 1e-9)
+        return np.log2(np.maximum(ratio, 1e-9))
+
+    def _select(self, grid: np.ndarray, z: np.ndarray) -> tuple[float, float, float, float, float]:
+        """Grid point ``(c, b, w, l, noise)`` of largest log marginal likelihood."""
+        best, best_ll = (1.0, 0.0, 0.5, 1.0, 0.1), -np.inf
+        scales = _BUDGET if self._budget_floor is not None else (0.0,)
+        for c, b in itertools.product(_COMPOSITION, scales):
+            x = _features(self._onehot[grid], self._counts[grid], c, self._budget[grid], b)
             inner = x @ x.T
             sq = np.diag(inner).copy()
             for weight, scale in itertools.product(_WEIGHTS, _LENGTHS):
@@ -160,19 +190,24 @@ class ArchitectureGP:
                         continue
                     ll = -0.5 * z @ cho_solve(factor, z) - np.log(np.diag(factor[0])).sum()
                     if ll > best_ll:
-                        best, best_ll = (c, weight, scale, noise), ll
+                        best, best_ll = (c, b, weight, scale, noise), ll
         return best
 
-    def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, archs: Sequence[Architecture], budgets: Sequence[float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the normal score of each architecture.
 
         The mean at an evaluated architecture is its de-noised value: one lucky
         training run is pulled towards what similar architectures achieved.
+        ``budgets``: the epochs each will have trained for (ignored by a model fitted
+        without differing budgets; missing, the fewest of the fitted points).
         """
         if not archs:
             return np.zeros(0), np.zeros(0)
         onehot = token_features(self._space, archs)
-        x = _features(onehot, _counts(self._space, onehot), self._c)
+        budget = self._budget_feature(budgets, len(archs))
+        x = _features(onehot, _counts(self._space, onehot), self._c, budget, self._b)
         sq = (x**2).sum(axis=1)
         cross = self._k(x, sq)
         mean = cross @ self._alpha

@@ -134,14 +134,24 @@ def test_short_searches_leave_the_samplers_room_to_evolve():
     assert initial_trials("nsga2", 16) is None  # its population stays 8 unless given
 
 
-def test_lemonade_search_evolves_after_n_initial(tmp_path, monkeypatch, capsys):
-    argv = [x for kv in OPTIONS.items() for x in kv]
-    code, err = _main(tmp_path, monkeypatch, capsys, "search", *argv, "--sampler", "lemonade",
-                      "--n-trials", "5", "--n-initial", "3", "--no-progress")  # fmt: skip
-    assert code == 0, err
+def test_the_default_search_is_lemonade_and_evolves_after_n_initial(tmp_path, monkeypatch, capfd):
+    from optuna_nas.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    argv = [x for kv in OPTIONS.items() for x in kv]  # no --sampler: LEMONADE
+    code = main(["search", *argv, "--n-trials", "5", "--n-initial", "3", "--no-progress"])
+    out = capfd.readouterr().out
+    assert code == 0, out
     study = optuna.load_study(study_name="nas-nb201-synthetic",
                               storage=f"sqlite:///{tmp_path}/optuna_nas.db")  # fmt: skip
+    assert study.user_attrs["nas:search"]["sampler"] == "lemonade"
     assert study.user_attrs["nas:search"]["n_initial"] == 3
+    # One line per trial, values as people read them: 4 digits, counts as integers.
+    lines = [line for line in out.splitlines() if " COMPLETE " in line]
+    assert len(lines) == 5
+    for line, trial in zip(lines, study.trials, strict=True):
+        assert f"trial {trial.number} COMPLETE error={trial.values[0]:.4g} " in line
+        assert f" params={int(trial.values[1])} " in line and ".0 " not in line
     parents = [t.user_attrs.get("parent_trial") for t in study.trials]
     assert parents[:3] == [None] * 3
     assert all(p in (0, 1, 2, 3) for p in parents[3:]), parents  # children of the front

@@ -144,3 +144,28 @@ def test_the_models_acceptance_finds_the_nas_bench_201_front_faster():
     for seed in (0, 1):
         _, at_50, at_100 = run_one("lemonade", seed=seed, cost="latency", budget=100)
         assert at_50 > 0.95 and at_100 > 0.98
+
+
+@pytest.mark.parametrize("inherits", [True, False])
+def test_with_warm_starts_a_morphisms_child_is_predicted_no_worse_than_its_parent(
+    monkeypatch, inherits
+):
+    from optuna_nas.search import ObjectiveModel
+
+    calls = []
+    improvement = ObjectiveModel.improvement
+
+    def spy(self, archs, optimism=0.5, exact=None, budgets=None, at_most=None):
+        calls.append((self, at_most))
+        return improvement(self, archs, optimism, exact, budgets, at_most)
+
+    sampler = LemonadeSampler(NB201Space(channels=(8, 16)), seed=0, n_initial=4)
+    study = _cheap_study(sampler, 8)
+    study.set_user_attr(_attrs.STUDY_INHERITS, inherits)  # as NASObjective records it
+    monkeypatch.setattr(ObjectiveModel, "improvement", spy)
+    sampler._space.suggest(study.ask())  # one more child
+    model, at_most = calls[-1]
+    bounded = ~np.isnan(at_most[:, 0])
+    assert bounded.any() == inherits and (~bounded).any()
+    if inherits:  # the bound is a front trial's de-noised error, the parent's
+        assert set(np.round(at_most[bounded, 0], 9)) <= set(np.round(model.denoised[:, 0], 9))

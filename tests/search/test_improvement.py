@@ -35,3 +35,15 @@ def test_a_single_objective_scores_the_improvement_of_the_best():
     observed = np.array([[0.3], [0.2]])
     scores = improvement_scores(observed, np.array([[0.1], [0.15], [0.25]]), np.array([True]))
     assert scores[0] > scores[1] > 0 > scores[2]
+
+
+def test_a_better_network_beyond_the_fronts_largest_is_credited_for_the_space_it_opens():
+    # (error, params): predicted error, exact params. The front ends at 2 params so far,
+    # but the candidates show the space reaches 10.
+    observed = np.array([[0.2, 1.0], [0.1, 2.0]])
+    larger = [0.09, 2.5]  # beats every error, a little larger than the front's largest
+    smaller_end = [0.19, 1.0]  # the same error gain at the front's small end
+    huge = [0.3, 10.0]  # dominated
+    scores = improvement_scores(observed, np.array([larger, smaller_end, huge]),
+                                np.array([True, False]))  # fmt: skip
+    assert scores[2] < 0 < scores[1] < scores[0]

@@ -63,3 +63,33 @@ def test_cheap_columns_the_caller_computed_give_the_same_scores():
     exact = np.zeros((len(archs), 2))
     exact[:, 1] = [count_params(a) for a in archs]
     np.testing.assert_array_equal(model.improvement(archs, exact=exact), model.improvement(archs))
+
+
+def test_a_bound_caps_the_predicted_objectives_only():
+    study = _study(30)
+    model, _ = _model(study)
+    archs = [SPACE.sample(np.random.default_rng(i)) for i in range(6)]
+    free = model.improvement(archs)
+    none = np.full((len(archs), 2), np.nan)
+    assert np.array_equal(model.improvement(archs, at_most=none), free)
+    # Capped at the best de-noised error on the front, every one of them scores at least
+    # as well as without the cap, and one that was dominated no longer is.
+    best = np.full((len(archs), 2), [model.denoised[:, 0].min(), np.nan])
+    capped = model.improvement(archs, at_most=best)
+    assert np.all(capped >= free) and np.any((capped > 0) & (free <= 0))
+
+
+def test_budgets_let_the_model_tell_more_training_from_a_better_network():
+    # Error here depends on the training budget only; the GP must learn that the same
+    # architecture trained longer is better.
+    study = _study(30)
+    complete = TrialArchitectures(SPACE).completed(study.trials)
+    budgets = np.tile([1.0, 2.0, 4.0, 8.0, 16.0], 6)[: len(complete)]
+    values = np.column_stack(
+        [0.3 - 0.02 * np.log2(budgets), [count_params(a) for _, a in complete]]
+    )
+    model = ObjectiveModel(SPACE, study, complete, values, {"params": count_params},
+                           np.random.default_rng(0), budgets=budgets)  # fmt: skip
+    gp = model._models[0]
+    arch = [complete[0][1]]
+    assert gp.predict(arch, [16.0])[0][0] < gp.predict(arch, [1.0])[0][0]
