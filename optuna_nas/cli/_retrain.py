@@ -15,6 +15,7 @@ from rich.table import Table
 from optuna_nas.cli._inspect import open_study
 from optuna_nas.final import choose_trials, retrain, study_config, study_data
 from optuna_nas.final._study import SEARCH_SETTINGS
+from optuna_nas.objectives import format_value
 
 
 def run_retrain(args: argparse.Namespace) -> int:
@@ -66,7 +67,7 @@ def _final_table(study: optuna.Study, records: list[optuna.trial.FrozenTrial]) -
             str(source),
             str(record.number),
             record.state.name + (f": {attrs['fail_reason']}" if "fail_reason" in attrs else ""),
-            *(f"{v:.4g}" for v in (record.values or [float("nan")] * len(names))),
+            *(format_value(v) for v in (record.values or [float("nan")] * len(names))),
             "" if before is None else f"{before:.4f}",
             "" if "test_accuracy" not in attrs else f"{attrs['test_accuracy']:.4f}",
             str(attrs.get("epochs", "")),
