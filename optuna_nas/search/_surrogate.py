@@ -24,10 +24,12 @@ epochs than a fresh network), each point also carries its budget, ``b`` x the lo
 of its epochs over the fewest any point had, with ``b`` chosen like ``c``. Without
 it a fresh large network (few epochs) looks worse than a small one with a long
 lineage, and the model would learn "small is better" where "more epochs is better"
-is the truth; with it, a candidate is predicted at the budget it will have. Targets are rank-transformed to standard normal quantiles first: an
-error of 0.9 from a network without a path and one of 0.085 from a good one then
-differ by a few units, not by what dominates the fit, and any objective (signed,
-skewed) works unchanged.
+is the truth; with it, a candidate is predicted at the budget it will have.
+
+Targets are rank-transformed to standard normal quantiles first: an error of 0.9
+from a network without a path and one of 0.085 from a good one then differ by a
+few units, not by what dominates the fit, and any objective (signed, skewed)
+works unchanged.
 """
 
 from __future__ import annotations
