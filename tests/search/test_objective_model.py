@@ -1,6 +1,7 @@
 """ObjectiveModel: exact cheap objectives beside GP-modelled expensive ones."""
 
 import numpy as np
+import optuna
 
 from optuna_nas import NB201Space, create_study
 from optuna_nas.objectives import count_params
@@ -16,7 +17,7 @@ def _error(arch):
 
 
 def _study(n, directions=("error", "params")):
-    study = create_study(list(directions), sampler=None)
+    study = create_study(list(directions), sampler=optuna.samplers.RandomSampler(seed=0))
     rng = np.random.default_rng(0)
 
     def objective(trial):
@@ -73,10 +74,10 @@ def test_a_bound_caps_the_predicted_objectives_only():
     none = np.full((len(archs), 2), np.nan)
     assert np.array_equal(model.improvement(archs, at_most=none), free)
     # Capped at the best de-noised error on the front, every one of them scores at least
-    # as well as without the cap, and one that was dominated no longer is.
+    # as well as without the cap, and most score clearly better.
     best = np.full((len(archs), 2), [model.denoised[:, 0].min(), np.nan])
     capped = model.improvement(archs, at_most=best)
-    assert np.all(capped >= free) and np.any((capped > 0) & (free <= 0))
+    assert np.all(capped >= free) and np.sum(capped > free + 1e-3) >= len(archs) // 2
 
 
 def test_budgets_let_the_model_tell_more_training_from_a_better_network():
