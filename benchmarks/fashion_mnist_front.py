@@ -68,7 +68,7 @@ OBJECTIVES = ["error", "params"]
 STUDY = "front"
 PRESETS = {
     "cpu": {"dataset": "fashion-mnist", "channels": "8,16", "cells": "1", "epochs": 1,
-            "train_size": None, "val_size": 5000, "batch_size": 128, "lr": 0.08,
+            "train_size": None, "val_size": 5000, "batch_size": 64, "lr": 0.08,
             "search_budget": 2400.0, "n_initial": 8, "final_epochs": 8,
             "final_train_size": None, "max_front": 8, "seed": 0, "device": "cpu",
             "baselines": "lenet5,resnet20-8,vgg-small,mobilenetv2-0.35", "workers": 2},

@@ -49,7 +49,7 @@ from benchmarks.lemonade_inheritance import (
     two_cores,
 )
 from optuna_nas import NASObjective, TrainConfig, create_study
-from optuna_nas.cli._search import make_sampler
+from optuna_nas.samplers import make_sampler
 from optuna_nas.search import pareto_indices
 
 OBJECTIVES = ["error", "params"]

@@ -28,12 +28,13 @@ import optuna
 import torch
 from optuna.trial import create_trial
 
+# The timer replaces ``fit_epd`` where NAOSampler looks it up: its module (the one
+# private import here; the function itself is public as ``optuna_nas.nao.fit_epd``).
 import optuna_nas.nao._sampler as nao_sampler
 from benchmarks._report import emit, machine
 from benchmarks.nb201_table import NB201Table
 from optuna_nas import DartsSpace, count_params
 from optuna_nas.nao import NAOSampler
-from optuna_nas.nao._sampler import STEPS_PER_ARCHITECTURE
 
 
 class _FitTimer:
@@ -123,7 +124,7 @@ def main() -> None:
         f"- machine: {machine()}, {args.threads} torch thread(s); "
         f"date: {datetime.date.today().isoformat()}",
         f"- NAOSampler defaults: refit after max({defaults._retrain_every}, 10% of the fitted) "
-        f"newly completed trials; from scratch {STEPS_PER_ARCHITECTURE} Adam steps per "
+        f"newly completed trials; from scratch {nao_sampler.STEPS_PER_ARCHITECTURE} Adam steps per "
         f"evaluated architecture (50 to {defaults._max_steps}), beyond that warm refits of "
         f"{defaults._max_steps // 6} steps; {defaults._n_candidates} candidates decoded per "
         f"proposal ({'with' if defaults._alternatives else 'without'} each decoding's "

@@ -25,7 +25,8 @@ from torchvision import transforms
 from benchmarks._report import emit, machine
 from optuna_nas import NB201Space, TrainConfig
 from optuna_nas.data import load_data
-from optuna_nas.training import evaluate, train, transfer_weights
+from optuna_nas.networks import transfer_weights
+from optuna_nas.training import evaluate, train
 
 ARCHS = {
     "light": "|skip_connect~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_1x1~2|",

@@ -17,9 +17,9 @@ torch.set_num_threads(2)
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # optuna_nas.TrialLog prints instead
 
 space = optuna_nas.NB201Space(channels=(8, 16), cells=1)
-data = optuna_nas.load_data("fashion-mnist", train_size=20_000, val_size=3_000)
+data = optuna_nas.load_data("fashion-mnist", train_size=20_000, val_size=5_000)
 objective = optuna_nas.NASObjective(
-    space, data, ["error", "params"], optuna_nas.TrainConfig(epochs=2, batch_size=128)
+    space, data, ["error", "params"], optuna_nas.TrainConfig(epochs=2, batch_size=64)
 )
 study = optuna_nas.create_study(
     ["error", "params"],

@@ -4,16 +4,21 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
 import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.table import Table
 from torch import nn
 
+from optuna_nas.cli._recorded import artifact_dir, open_existing_storage, require_ours
 from optuna_nas.encoding import Architecture
 from optuna_nas.final._records import FINAL_SUFFIX, final_records, final_study_name
 from optuna_nas.networks import build_network
@@ -21,13 +26,20 @@ from optuna_nas.objectives import format_value
 from optuna_nas.search import _attrs
 from optuna_nas.search._attrs import WEIGHTS_SHA256
 from optuna_nas.training import load_weights
-from optuna_nas.workers import hide_password, storage_from_url
+from optuna_nas.workers import hide_password
 
 
 def open_study(args: argparse.Namespace) -> optuna.Study:
-    storage = storage_from_url(args.storage)
+    """The study of ``--storage`` (an existing one) and ``--study-name`` (or its only search)."""
+    storage = open_existing_storage(args.storage, args.study_name)
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
     name = args.study_name
+    if not names:
+        which = "" if name is None else f" {name!r}"
+        raise ValueError(
+            f"no study{which} in {hide_password(args.storage)}; run 'optuna-nas search' first, or "
+            "pass the --storage the search used."
+        )
     if name is None:
         searches = [n for n in names if not n.endswith(FINAL_SUFFIX)]  # not retrain's records
         if len(searches) != 1:
@@ -93,10 +105,11 @@ class Normalize(nn.Module):
 
 def run_export(args: argparse.Namespace) -> int:
     study = open_study(args)
-    trials = [t for t in study.get_trials(deepcopy=False) if t.number == args.trial]
-    if not trials:
-        raise ValueError(f"study {study.study_name!r} has no trial {args.trial}.")
-    trial = trials[0]
+    trial = _exportable(study, args.trial)
+    try:
+        arch = Architecture.from_json(trial.user_attrs[_attrs.ARCH_JSON])
+    except ValueError as exc:
+        raise ValueError(f"trial {trial.number} of study {study.study_name!r}: {exc}") from None
     final = _final_weights(study, trial, getattr(args, "weights", "auto"))
     source = final or trial  # the trial whose weights are exported
     artifact_id = source.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
@@ -104,22 +117,26 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(
             f"trial {trial.number} ({trial.state.name}) has no weights artifact to export."
         )
-    arch = Architecture.from_json(trial.user_attrs[_attrs.ARCH_JSON])
+    missing = [k for k in (_attrs.STUDY_INPUT_SHAPE, _attrs.STUDY_NUM_CLASSES,
+                           _attrs.STUDY_NORMALIZATION) if k not in study.user_attrs]  # fmt: skip
+    if missing:
+        raise ValueError(f"study {study.study_name!r} records no {', '.join(missing)} (written by "
+                         "NASObjective): was it searched with optuna-nas?")  # fmt: skip
     shape = tuple(study.user_attrs[_attrs.STUDY_INPUT_SHAPE])
     classes = int(study.user_attrs[_attrs.STUDY_NUM_CLASSES])
+    directory = artifact_dir(study, args.artifact_dir)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    weights_path = out / "weights.safetensors"
-    if weights_path.exists():
-        weights_path.unlink()
-    download_artifact(artifact_store=FileSystemArtifactStore(args.artifact_dir),
-                      file_path=str(weights_path), artifact_id=artifact_id)  # fmt: skip
-    expected = source.user_attrs.get(WEIGHTS_SHA256)
-    if expected is not None and hashlib.sha256(weights_path.read_bytes()).hexdigest() != expected:
-        raise ValueError(f"the weights artifact {artifact_id} of trial {trial.number} is corrupt "
-                         "(sha256 mismatch); export another trial.")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:  # --out is made once the weights are good
+        fetched = _fetch_weights(directory, source, trial, Path(tmp) / "weights.safetensors")
+        out.mkdir(parents=True, exist_ok=True)
+        weights_path = Path(shutil.copyfile(fetched, out / "weights.safetensors"))
     model = build_network(arch, shape[0], classes)
-    model.load_state_dict(load_weights(weights_path))
+    try:
+        model.load_state_dict(load_weights(weights_path))
+    except RuntimeError as exc:  # a digest-less file of another architecture
+        reason = str(exc).strip().splitlines()[0]
+        raise ValueError(f"trial {trial.number}: the weights file {weights_path} does not fit its "
+                         f"architecture ({reason}).") from None  # fmt: skip
     # A final training on other images (--train-size) has its own normalisation.
     norm = source.user_attrs.get("normalization") or study.user_attrs[_attrs.STUDY_NORMALIZATION]
     exported = nn.Sequential(Normalize(norm["mean"], norm["std"]), model).eval()
@@ -166,6 +183,46 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"exported trial {trial.number} ({used}) to {os.fspath(out)}: "
           "model.torchscript.pt, model.pt2, weights.safetensors, architecture.json, model.json")  # fmt: skip
     return 0
+
+
+def _exportable(study: optuna.Study, number: int) -> FrozenTrial:
+    """Trial ``number`` of ``study`` if it is COMPLETE and has an architecture."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not trials:
+        count = len(study.get_trials(deepcopy=False))
+        known = f"0-{count - 1}" if count else "none"
+        raise ValueError(f"study {study.study_name!r} has no trial {number} (its trials: {known}).")
+    trial = trials[0]
+    if trial.state != TrialState.COMPLETE:
+        raise ValueError(
+            f"trial {number} of study {study.study_name!r} is {trial.state.name}; only COMPLETE "
+            "trials can be exported (see 'optuna-nas front')."
+        )
+    if _attrs.ARCH_JSON not in trial.user_attrs:
+        require_ours(study, "export")
+        raise ValueError(
+            f"trial {number} of study {study.study_name!r} has no architecture (user attr "
+            f"{_attrs.ARCH_JSON!r}); export a trial that optuna-nas trained."
+        )
+    return trial
+
+
+def _fetch_weights(directory: str, source: FrozenTrial, trial: FrozenTrial, path: Path) -> Path:
+    """Copy ``source``'s weights file to ``path``, checking the digest it recorded."""
+    artifact_id = source.user_attrs[_attrs.WEIGHTS_ARTIFACT]
+    stored = os.path.join(directory, artifact_id)
+    who = f"trial {trial.number}" + ("" if source is trial else f" (final trial {source.number})")
+    try:
+        download_artifact(artifact_store=FileSystemArtifactStore(directory),
+                          file_path=str(path), artifact_id=artifact_id)  # fmt: skip
+    except (ArtifactNotFound, FileNotFoundError):
+        raise ValueError(f"{who}: its weights file {stored} is missing (artifact {artifact_id}); "
+                         "pass the --artifact-dir the search wrote to.") from None  # fmt: skip
+    expected = source.user_attrs.get(WEIGHTS_SHA256)
+    if expected is not None and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        raise ValueError(f"{who}: its weights file {stored} is corrupt (sha256 differs from the "
+                         "digest the trial recorded); export another trial.")  # fmt: skip
+    return path
 
 
 def _final_weights(

@@ -6,29 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from optuna_nas.cli import _checks as check
+
 DEFAULT_STORAGE = "sqlite:///optuna_nas.db"
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+class _Parser(argparse.ArgumentParser):
+    """Bad input is one line on stderr, naming the flag, the value and the valid range."""
 
-
-def _size(text: str) -> int | float:
-    try:
-        return float(text) if "." in text else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count or a fraction, got {text!r}") from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="optuna-nas", description="Multi-objective neural architecture search on Optuna."
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,14 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--image-size",
-        type=int,
+        type=check.int_in(8, 4096),
         default=None,
         help="resize imagefolder images to this many pixels square (default: their own size)",
     )
-    search.add_argument("--data-root", default=None, help="where datasets are (or go)")
+    search.add_argument(
+        "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
+    )
     search.add_argument(
         "--objectives",
-        type=_str_list,
+        type=check.str_list,
         default=["error", "params"],
         help="comma-separated registered objectives (default error,params)",
     )
@@ -63,64 +56,79 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--n-trials",
-        type=int,
+        type=check.trials,
         default=20,
         help="finished trials the study should have (resuming counts old ones)",
     )
     search.add_argument(
         "--n-initial",
-        type=int,
+        type=check.trials,
         default=None,
         help="random trials before tpe, lemonade or nao start (default: n-trials / 4, at least "
         "4, at most the sampler's own 10-20); nsga2: its population (default 8)",
     )
-    search.add_argument("--timeout", type=float, default=None, help="seconds for this run")
-    search.add_argument("--epochs", type=int, default=3)
-    search.add_argument("--batch-size", type=int, default=256)
-    search.add_argument("--lr", type=float, default=0.08)
+    search.add_argument("--timeout", type=check.timeout, default=None, help="seconds for this run")
+    search.add_argument("--epochs", type=check.epochs, default=3)
+    search.add_argument("--batch-size", type=check.int_in(1, 65536), default=256)
+    search.add_argument("--lr", type=check.positive_float(10.0), default=0.08)
     search.add_argument(
         "--channels",
-        type=_int_list,
+        type=check.int_list(1, 4096),
         default=None,
         help="allowed first-stage channels, e.g. 8,16 (default: the space's)",
     )
     search.add_argument(
         "--cells",
-        type=_int_list,
+        type=check.int_list(1, 64),
         default=None,
         help="allowed cells per stage, e.g. 1,2 (default: the space's)",
     )
-    search.add_argument("--nodes", type=int, default=4, help="DARTS intermediate nodes")
-    search.add_argument("--train-size", type=int, default=None, help="use this many train images")
+    search.add_argument(
+        "--nodes", type=check.int_in(1, 32), default=4, help="DARTS intermediate nodes"
+    )
+    search.add_argument(
+        "--train-size", type=check.positive_int, default=None, help="use this many train images"
+    )
     search.add_argument(
         "--val-size",
-        type=_size,
+        type=check.count_or_fraction,
         default=0.1,
         help="validation images: a count, or a fraction like 0.1 (default)",
     )
-    search.add_argument("--test-size", type=int, default=None, help="use this many test images")
+    search.add_argument(
+        "--test-size", type=check.positive_int, default=None, help="use this many test images"
+    )
     _storage_args(search)
     search.add_argument(
-        "--artifact-dir", default="artifacts", help="where trial weights go (shared by workers)"
+        "--artifact-dir",
+        type=check.output_dir,
+        default="artifacts",
+        help="where trial weights go (shared by workers)",
     )
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--seed", type=check.seed, default=0)
     search.add_argument(
-        "--workers", type=int, default=1, help="worker processes on this machine (default 1)"
+        "--workers",
+        type=check.threads,
+        default=1,
+        help="worker processes on this machine (default 1)",
     )
     search.add_argument(
         "--heartbeat-interval",
-        type=int,
+        type=check.seconds,
         default=60,
         help="seconds between a running trial's heartbeats (RDB storages; default 60)",
     )
     search.add_argument(
         "--grace-period",
-        type=int,
+        type=check.seconds,
         default=None,
         help="seconds without a heartbeat before a trial fails and is retried (default 2x)",
     )
     search.add_argument(
-        "--max-retry", type=int, default=3, help="retries of a trial whose worker died"
+        "--max-retry",
+        type=check.int_in(0, 1000),
+        default=3,
+        help="retries of a trial whose worker died",
     )
     _machine_args(search)
 
@@ -129,30 +137,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _storage_args(worker)
     worker.add_argument(
-        "--artifact-dir", default=None, help="where trial weights go (default: the search's)"
+        "--artifact-dir",
+        type=check.output_dir,
+        default=None,
+        help="where trial weights go (default: the search's)",
     )
-    worker.add_argument("--data-root", default=None, help="where datasets are (or go)")
     worker.add_argument(
-        "--seed", type=int, default=None, help="seed of this worker's sampler (default random)"
+        "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
     )
-    worker.add_argument("--timeout", type=float, default=None, help="seconds for this run")
+    worker.add_argument(
+        "--seed",
+        type=check.seed,
+        default=None,
+        help="seed of this worker's sampler (default random)",
+    )
+    worker.add_argument("--timeout", type=check.timeout, default=None, help="seconds for this run")
     _machine_args(worker)
 
     dashboard = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1")
     dashboard.add_argument(
-        "--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})"
+        "--storage",
+        type=check.storage_url,
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage URL (default {DEFAULT_STORAGE})",
     )
-    dashboard.add_argument("--artifact-dir", default="artifacts", help="where trial weights are")
-    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument(
+        "--artifact-dir",
+        type=check.existing_dir,
+        default=None,
+        help="where trial weights are (default: the searches', else ./artifacts)",
+    )
+    dashboard.add_argument("--port", type=check.port, default=8080)
 
     front = sub.add_parser("front", help="print the Pareto front of a study")
     _storage_args(front)
 
     export = sub.add_parser("export", help="export a trial's model")
     _storage_args(export)
-    export.add_argument("--trial", type=int, required=True, help="trial number")
-    export.add_argument("--out", required=True, help="output directory")
-    export.add_argument("--artifact-dir", default="artifacts")
+    export.add_argument("--trial", type=check.non_negative_int, required=True, help="trial number")
+    export.add_argument("--out", type=check.output_dir, required=True, help="output directory")
+    export.add_argument(
+        "--artifact-dir",
+        type=check.existing_dir,
+        default=None,
+        help="where the weights are (default: the search's, else ./artifacts)",
+    )
     export.add_argument(
         "--weights",
         choices=["auto", "final", "search"],
@@ -166,50 +195,81 @@ def build_parser() -> argparse.ArgumentParser:
     _storage_args(retrain)
     retrain.add_argument(
         "--trials",
-        type=_int_list,
+        type=check.int_list(0),
         default=None,
         help="comma-separated trial numbers, e.g. 3,5 (default: the Pareto front of fully "
         "trained trials)",
     )
     retrain.add_argument(
-        "--epochs", type=int, default=None, help="final epochs (default 4x the search's, >= 10)"
+        "--epochs",
+        type=check.epochs,
+        default=None,
+        help="final epochs (default 4x the search's, >= 10)",
     )
     retrain.add_argument(
-        "--train-size", default=None, help="training images N or 'all' (default: the search's)"
+        "--train-size",
+        type=check.count_or_all,
+        default=None,
+        help="training images N or 'all' (default: the search's)",
     )
     retrain.add_argument(
-        "--test-size", default=None, help="test images N or 'all' (default: the search's)"
+        "--test-size",
+        type=check.count_or_all,
+        default=None,
+        help="test images N or 'all' (default: the search's)",
     )
     retrain.add_argument(
-        "--artifact-dir", default=None, help="where weights go (default: the search's)"
+        "--artifact-dir",
+        type=check.output_dir,
+        default=None,
+        help="where weights go (default: the search's)",
     )
-    retrain.add_argument("--data-root", default=None, help="where datasets are (or go)")
+    retrain.add_argument(
+        "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
+    )
     _machine_args(retrain)
     return parser
 
 
 def _machine_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=check.threads, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="plain log lines only")
 
 
 def _storage_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--storage", default=DEFAULT_STORAGE, help=f"Optuna storage URL (default {DEFAULT_STORAGE})"
+        "--storage",
+        type=check.storage_url,
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage URL (default {DEFAULT_STORAGE})",
     )
     parser.add_argument(
-        "--study-name", default=None, help="study name (search default: nas-<space>-<dataset>)"
+        "--study-name",
+        type=check.name,
+        default=None,
+        help="study name (search default: nas-<space>-<dataset>)",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``optuna-nas ARGV``: 0 on success, 2 for bad input (one line on stderr), 3 storage lost."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), or bad input: argparse printed the one line
+        return exc.code if isinstance(exc.code, int) else 2
+    from optuna_nas.cli._recorded import given_options
+
+    args.given = given_options(build_parser(), argv)  # a resumed search keeps the rest
     try:
         return _run(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"optuna-nas {args.command}: error: {message}", file=sys.stderr)
+    except (ValueError, KeyError) as exc:
+        _say(args, exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        return 2
+    except OSError as exc:  # a path that cannot be read or written
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        _say(args, f"{reason}: {exc.filename!r}" if exc.filename else reason)
         return 2
     except Exception as exc:
         from optuna_nas.cli._worker import storage_lost
@@ -217,8 +277,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = storage_lost(exc, args)
         if message is None:
             raise
-        print(f"optuna-nas {args.command}: error: {message}", file=sys.stderr)
+        _say(args, message)
         return 3
+
+
+def _say(args: argparse.Namespace, message: object) -> None:
+    """One line on stderr, whatever the message's own line breaks."""
+    text = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"optuna-nas {args.command}: error: {text}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optuna_nas.cli._inspect import open_study
+from optuna_nas.cli._recorded import require_ours
 from optuna_nas.final import choose_trials, retrain, study_config, study_data
 from optuna_nas.final._study import SEARCH_SETTINGS
 from optuna_nas.objectives import format_value
@@ -22,17 +23,16 @@ def run_retrain(args: argparse.Namespace) -> int:
     """Retrain ``--trials`` (default: the front) and print one line per epoch and a table."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    if args.epochs is not None and args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1, got {args.epochs}.")
     if args.threads:
         torch.set_num_threads(args.threads)
     study = open_study(args)
+    require_ours(study, "retrain")
     sources = choose_trials(study, args.trials)  # bad numbers fail before data is loaded
     config = study_config(study, args.epochs, device=args.device)
     settings = study.user_attrs.get(SEARCH_SETTINGS) or {}
     artifact_dir = os.path.abspath(args.artifact_dir or settings.get("artifact_dir") or "artifacts")
     os.makedirs(artifact_dir, exist_ok=True)
-    sizes = {key: _size(key, getattr(args, key)) for key in ("train_size", "test_size")}
+    sizes = {key: getattr(args, key) for key in ("train_size", "test_size")}  # N, "all" or None
     data = study_data(study, **sizes, root=args.data_root, device=config.resolved_device())
     console = Console(soft_wrap=True, width=None if Console().is_terminal else 200)
     console.print(
@@ -74,18 +74,3 @@ def _final_table(study: optuna.Study, records: list[optuna.trial.FrozenTrial]) -
             "" if "train_seconds" not in attrs else f"{attrs['train_seconds']:.1f}",
         )
     return table
-
-
-def _size(option: str, text: str | None) -> int | str | None:
-    """``--train-size`` / ``--test-size``: a count, ``all``, or nothing (the search's)."""
-    if text is None or text == "all":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(
-            f"--{option.replace('_', '-')} must be a count >= 1 or 'all', got {text!r}."
-        )
-    return value

@@ -14,13 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from optuna_nas.cli._inspect import front_table
+from optuna_nas.cli._recorded import recall_settings
 from optuna_nas.data import imagefolder_path, load_data
 from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
-from optuna_nas.lemonade import LemonadeSampler
-from optuna_nas.nao import NAOSampler
 from optuna_nas.objectives import get_objective
+from optuna_nas.samplers import DEFAULT_N_INITIAL, make_sampler
 from optuna_nas.search import NASObjective, TrialLog, create_study
-from optuna_nas.tnd import TNDSampler
 from optuna_nas.training import TrainConfig
 from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_from_url
 
@@ -33,39 +32,16 @@ _SHARED = ("sampler", "n_initial", "artifact_dir", "heartbeat_interval", "grace_
            "max_retry")  # fmt: skip
 
 
-_INITIAL = {"tpe": 10, "nsga2": 8, "lemonade": 20, "nao": 10}
-"""Each sampler's own number of random trials before its model or evolution starts."""
-
-
 def initial_trials(name: str, n_trials: int) -> int | None:
     """The ``--n-initial`` default: a quarter of the search, at least 4, at most the sampler's own.
 
     The samplers' defaults suit long searches; in a 16-trial search LEMONADE's 20 random
     trials would leave nothing for evolution.
     """
-    if name not in _INITIAL or name == "nsga2":  # its population sets the generations' size too
+    # nsga2: its population sets the generations' size too
+    if name not in DEFAULT_N_INITIAL or name == "nsga2":
         return None
-    return min(_INITIAL[name], max(4, n_trials // 4))
-
-
-def make_sampler(
-    name: str, space: BaseSpace, seed: int | None, n_initial: int | None = None
-) -> optuna.samplers.BaseSampler:
-    """A sampler by CLI name; ``n_initial``: random trials first (default: the sampler's own)."""
-    n = n_initial or _INITIAL.get(name)
-    samplers = {
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, n_startup_trials=n),
-        # The first generation is the random phase; later ones are the same size.
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=max(2, n)),
-        "lemonade": lambda: LemonadeSampler(space, seed=seed, n_initial=n),
-        "nao": lambda: NAOSampler(space, seed=seed, n_initial=n),
-        # A worker joining a TND-NAS study samples from the α the driver publishes.
-        "tnd": lambda: TNDSampler(space, seed=seed),
-    }
-    if name not in samplers:
-        raise ValueError(f"unknown sampler {name!r}; choose one of {sorted(samplers)}.")
-    return samplers[name]()
+    return min(DEFAULT_N_INITIAL[name], max(4, n_trials // 4))
 
 
 def make_space(args: argparse.Namespace) -> BaseSpace:
@@ -97,6 +73,9 @@ def run_search(args: argparse.Namespace) -> int:
         args.dataset = f"imagefolder:{folder}"  # workers started elsewhere find the same folder
     # An unreachable storage fails here, before data is loaded or anything trains.
     storage = open_storage(args)
+    # A resumed search keeps the options it recorded that are not given again.
+    if recall_settings(args, storage, default_study_name(args)):
+        storage = open_storage(args)  # its heartbeat and retries too
     space = make_space(args)
     if args.sampler == "tnd":  # a study driver (supernet, stages), not a per-trial sampler
         from optuna_nas.cli._tnd import run_tnd
@@ -216,7 +195,7 @@ def work(study, objective, args, console, total) -> int:  # noqa: ANN001
 def _spawn_worker(args: argparse.Namespace, study_name: str, index: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "optuna_nas.cli", "worker", "--storage", args.storage,
                "--study-name", study_name, "--artifact-dir", args.artifact_dir,
-               "--seed", str(args.seed + index), "--device", args.device, "--no-progress"]  # fmt: skip
+               "--seed", str((args.seed + index) % 2**32), "--device", args.device, "--no-progress"]  # fmt: skip
     if args.threads:  # each worker its share of the CPUs
         command += ["--threads", str(args.threads)]
     if args.data_root:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from optuna_nas.cli._search import default_study_name
+from optuna_nas.cli._search import default_study_name, record_settings
 from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace
 from optuna_nas.objectives import get_objective
@@ -53,6 +53,8 @@ def run_tnd(
                      image_size=args.image_size, device=config.resolved_device())  # fmt: skip
     study_name = default_study_name(args)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
+    args.artifact_dir = os.path.abspath(args.artifact_dir)
+    record_settings(study, args)  # export, retrain and dashboard read the data and weights' place
     cost = next((s.name for s in specs if s.cheap), "params")
     settings = trade_off_ladder(space, cost, args.n_trials, input_shape=data.input_shape,
                                 num_classes=data.num_classes, seed=args.seed)  # fmt: skip

@@ -7,7 +7,9 @@ import optuna
 from rich.console import Console
 
 from optuna_nas.cli._inspect import open_study
-from optuna_nas.cli._search import SETTINGS, build_objective, make_sampler, make_space, work
+from optuna_nas.cli._recorded import search_settings
+from optuna_nas.cli._search import build_objective, make_space, work
+from optuna_nas.samplers import make_sampler
 from optuna_nas.workers import hide_password, storage_from_url
 
 
@@ -16,13 +18,7 @@ def run_worker_command(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(args)
-    settings = study.user_attrs.get(SETTINGS)
-    if settings is None:
-        raise ValueError(
-            f"study {study.study_name!r} was not started by 'optuna-nas search', so its training "
-            "settings are unknown; start it with 'optuna-nas search', or run workers from Python "
-            "with optuna_nas.workers.run_worker."
-        )
+    settings = search_settings(study, "worker")  # a plain Optuna study is a clear error
     config = argparse.Namespace(**settings)
     config.artifact_dir = os.path.abspath(args.artifact_dir or settings["artifact_dir"])
     for key in ("device", "threads", "data_root", "timeout", "no_progress"):

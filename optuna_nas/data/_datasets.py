@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,15 @@ def load_data(
     device:
         Where the tensors live; training reads batches from there.
     """
+    for key, size in (("train_size", train_size), ("test_size", test_size)):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, Integral)
+                                 or size < 1):  # fmt: skip
+            raise ValueError(
+                f"{key}={size!r} (--{key.replace('_', '-')}): must be a count >= 1, or None for "
+                "all images."
+            )
+    if isinstance(val_size, float) and not 0 < val_size < 1:  # NaN too
+        raise ValueError(f"val_size={val_size!r} (--val-size): a fraction must be in (0, 1).")
     folder = imagefolder_path(name)
     if folder is not None:
         train_x, train_y, test_x, test_y, num_classes = load_imagefolder(

@@ -167,7 +167,7 @@ class Architecture:
         if not isinstance(data, dict):
             raise ValueError(f"Architecture JSON must be an object, got {type(data).__name__}.")
         known = {"space", "normal", "reduce", "channels", "cells"}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known, key=repr)  # JSON keys are str; a dict's may not be
         if unknown:
             raise ValueError(f"Architecture JSON: unknown keys {unknown}; allowed {sorted(known)}.")
         missing = sorted({"space", "normal"} - set(data))
@@ -177,10 +177,12 @@ class Architecture:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Architecture:
-        """Parse :meth:`to_json` output; malformed JSON raises ``ValueError``."""
+        """Parse :meth:`to_json` output; malformed JSON (or not text) raises ``ValueError``."""
+        if not isinstance(text, str | bytes | bytearray):
+            raise ValueError(f"Architecture JSON must be text, got {type(text).__name__}.")
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(f"Architecture JSON is malformed: {exc}") from None
         return cls.from_dict(data)
 

@@ -72,8 +72,10 @@ class NB201Space(BaseSpace):
 
     def from_nb201_string(self, text: str) -> Architecture:
         """Parse a NAS-Bench-201 arch string (macro choices take the space's first value)."""
-        nodes = text.strip().split("+")
         expected = "'|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'"
+        if not isinstance(text, str):
+            raise ValueError(f"NAS-Bench-201 string: expected text as in {expected}, got {text!r}.")
+        nodes = text.strip().split("+")
         if len(nodes) != 3:
             raise ValueError(f"NAS-Bench-201 string {text!r}: expected 3 nodes as in {expected}.")
         ops = []

@@ -1,7 +1,17 @@
+"""The interface every cell search space shares: params, tokens, validation.
+
+The encoding is plain data and never imports torch or :mod:`optuna_nas.networks`.
+:meth:`BaseSpace.build` still returns the network of an architecture, through a
+builder that :mod:`optuna_nas.networks` registers here when it is imported
+(:func:`register_network_builder`); importing ``optuna_nas`` imports it. This
+keeps ``space.build(arch)`` for users while the dependency points one way only:
+networks -> encoding.
+"""
+
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,7 +22,20 @@ from optuna_nas.encoding._ops import CELL_RULES, CellRule
 
 if TYPE_CHECKING:
     import optuna
-    import torch
+
+NetworkBuilder = Callable[[Architecture, int, int], Any]
+"""``(arch, in_channels, num_classes) -> torch.nn.Module``."""
+
+_network_builder: NetworkBuilder | None = None
+
+
+def register_network_builder(builder: NetworkBuilder) -> None:
+    """Make :meth:`BaseSpace.build` call ``builder`` (replacing any earlier one).
+
+    :mod:`optuna_nas.networks` registers its ``build_network`` when imported.
+    """
+    global _network_builder
+    _network_builder = builder
 
 
 class BaseSpace(abc.ABC):
@@ -237,18 +260,21 @@ class BaseSpace(abc.ABC):
         )
 
     # ---------------------------------------------------------------- the network
-    def build(
-        self, arch: Architecture, in_channels: int = 3, num_classes: int = 10
-    ) -> torch.nn.Module:
+    def build(self, arch: Architecture, in_channels: int = 3, num_classes: int = 10) -> Any:
         """The ``torch.nn.Module`` of ``arch`` for ``in_channels`` x H x W images (H, W >= 8).
 
         Module names are structural: the op on edge ``s -> t`` of cell ``i`` of stage
         ``k`` is ``stages.k.i.edges.t_s`` in every architecture of the space, so
-        weights move between related architectures by name.
+        weights move between related architectures by name. Equivalent to
+        ``optuna_nas.networks.build_network(space.validate(arch), ...)``.
         """
-        from optuna_nas.networks import build_network  # torch loads only when needed
-
-        return build_network(self.validate(arch), in_channels, num_classes)
+        self.validate(arch)
+        if _network_builder is None:
+            raise RuntimeError(
+                "No network builder is registered: import optuna_nas.networks (importing "
+                "optuna_nas does) before calling build()."
+            )
+        return _network_builder(arch, in_channels, num_classes)
 
 
 def _choices(name: str, value: int | Sequence[int]) -> tuple[int, ...]:

@@ -6,6 +6,9 @@ encoding in place (no relabelling), so module names of untouched parts stay the
 same and :func:`optuna_nas.networks.inherit_weights` finds their weights; it needs
 only the two architectures, never the operator.
 
+Which op may replace which (larger kernel, cheaper op, zero-initialisable) is read
+from :data:`optuna_nas.encoding.OP_TABLE`; the operators import only the encoding.
+
 ``exact`` operators are network morphisms: after ``inherit_weights`` the child
 computes the parent's function in eval mode. The others are approximate: the child
 gets a warm start and is meant to be distilled from the parent first.
@@ -19,29 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optuna_nas.encoding import Architecture, BaseSpace
-from optuna_nas.networks import identity_init_edges
+from optuna_nas.encoding import OP_TABLE, Architecture, BaseSpace, identity_init_edges
 
 Candidates = Callable[[Architecture, BaseSpace], Iterator[Architecture]]
-
-# Ops that a fresh zero-output init can add exactly (a final BatchNorm to silence).
-_ACTIVATE = {
-    "nb201": ("nor_conv_1x1", "nor_conv_3x3"),
-    "darts": ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"),
-}
-_ENLARGE = {
-    "nor_conv_1x1": "nor_conv_3x3",
-    "sep_conv_3x3": "sep_conv_5x5",
-    "dil_conv_3x3": "dil_conv_5x5",
-}
-_CHEAPER = {
-    "nor_conv_3x3": ("nor_conv_1x1", "skip_connect", "avg_pool_3x3"),
-    "nor_conv_1x1": ("skip_connect", "avg_pool_3x3"),
-    "sep_conv_5x5": ("sep_conv_3x3", "skip_connect", "avg_pool_3x3", "max_pool_3x3"),
-    "sep_conv_3x3": ("skip_connect", "avg_pool_3x3", "max_pool_3x3"),
-    "dil_conv_5x5": ("dil_conv_3x3", "skip_connect", "avg_pool_3x3", "max_pool_3x3"),
-    "dil_conv_3x3": ("skip_connect", "avg_pool_3x3", "max_pool_3x3"),
-}
 
 
 @dataclass(frozen=True)
@@ -157,16 +140,17 @@ def _macro(field: str, up: bool) -> Candidates:
     return candidates
 
 
-def _add(ops: dict[str, tuple[str, ...]]) -> Candidates:
-    """Candidates that put one of ``ops[space kind]`` on a ``none`` branch."""
+def _add(allowed: Callable[[str], bool]) -> Candidates:
+    """Candidates that put an ``allowed`` op of the cell kind's vocabulary on a ``none`` branch."""
 
     def candidates(arch: Architecture, space: BaseSpace) -> Iterator[Architecture]:
+        new_ops = [op for op in arch.rule.ops if allowed(op)]
         for cell, k, j, op, _ in _branches(arch):
             if op != "none":
                 continue
             # NB201 edges have a fixed input; a DARTS none branch may read any free input.
             inputs = [None] if arch.rule.fully_connected else _free_inputs(arch, cell, k, j)
-            for new_op in ops[arch.space]:
+            for new_op in new_ops:
                 for inp in inputs:
                     yield _with_edge(arch, cell, k, j, new_op, inp)
 
@@ -176,8 +160,9 @@ def _add(ops: dict[str, tuple[str, ...]]) -> Candidates:
 # ---------------------------------------------------------------------- exact operators
 def _enlarge_kernel(arch: Architecture, space: BaseSpace) -> Iterator[Architecture]:
     for cell, k, j, op, _ in _branches(arch):
-        if op in _ENLARGE:
-            yield _with_edge(arch, cell, k, j, _ENLARGE[op])
+        larger = OP_TABLE[op].larger
+        if larger is not None:
+            yield _with_edge(arch, cell, k, j, larger)
 
 
 def _deepen(arch: Architecture, space: BaseSpace) -> Iterator[Architecture]:
@@ -204,12 +189,12 @@ def _remove_op(arch: Architecture, space: BaseSpace) -> Iterator[Architecture]:
 
 def _cheapen(arch: Architecture, space: BaseSpace) -> Iterator[Architecture]:
     for cell, k, j, op, _ in _branches(arch):
-        for cheaper in _CHEAPER.get(op, ()):
+        for cheaper in OP_TABLE[op].cheaper:
             if cheaper in arch.rule.ops:
                 yield _with_edge(arch, cell, k, j, cheaper)
 
 
-activate_edge = Operator("activate_edge", True, _add(_ACTIVATE))
+activate_edge = Operator("activate_edge", True, _add(lambda op: OP_TABLE[op].zero_init))
 """A ``none`` edge becomes a conv whose output starts at zero (final BN gamma = beta = 0).
 In DARTS the branch may also move to any free input (a ``none`` branch reads nothing)."""
 widen = Operator("widen", True, _macro("channels", up=True))
@@ -223,9 +208,7 @@ Only NB201 cells whose 3<-0 edge is ``skip_connect`` and whose other paths each 
 conv can be the identity. A DARTS cell cannot: its output concatenates nodes computed
 from ReLU -> 1x1 conv -> BN of both inputs, and the next cell's inputs shift by one
 cell. DARTS (and other NB201) genotypes deepen through the approximate :data:`add_cell`."""
-add_skip = Operator(
-    "add_skip", False, _add({"nb201": ("skip_connect",), "darts": ("skip_connect",)})
-)
+add_skip = Operator("add_skip", False, _add(lambda op: op == "skip_connect"))
 """A ``none`` edge becomes ``skip_connect``. Approximate: a parameter-free identity cannot
 start at zero, and the only such changes that keep the function leave the edge dead,
 so the child would equal the parent. The exact way to add a connection is

@@ -1,6 +1,8 @@
 """NAO (Luo et al., NeurIPS 2018): gradient steps in a learned architecture embedding."""
 
+from optuna_nas.nao._data import arch_tokens
 from optuna_nas.nao._model import EPD
 from optuna_nas.nao._sampler import NAOSampler
+from optuna_nas.nao._training import FittedEPD, fit_epd
 
-__all__ = ["EPD", "NAOSampler"]
+__all__ = ["EPD", "FittedEPD", "NAOSampler", "arch_tokens", "fit_epd"]

@@ -1,17 +1,17 @@
-"""Architecture -> ``torch.nn.Module`` for each cell kind."""
+"""Architecture -> ``torch.nn.Module`` for each cell kind, and weight inheritance.
 
-from torch import nn
+Importing this package registers :func:`build_network` as the builder behind
+``BaseSpace.build`` (the encoding never imports torch or this package).
+"""
 
-from optuna_nas.encoding import Architecture
+from optuna_nas.encoding import register_network_builder
+from optuna_nas.networks._build import build_network, network_class
 from optuna_nas.networks._darts import DartsCell, DartsNetwork
-from optuna_nas.networks._morphism import (
-    TransferReport,
-    identity_init_edges,
-    inherit_weights,
-    transfer_weights,
-)
+from optuna_nas.networks._inherit import inherit_weights
 from optuna_nas.networks._nb201 import NB201Cell, NB201Network
 from optuna_nas.networks._operations import (
+    DARTS_FACTORIES,
+    NB201_FACTORIES,
     DilConv,
     FactorizedReduce,
     ReLUConvBN,
@@ -20,25 +20,18 @@ from optuna_nas.networks._operations import (
     darts_op,
     nb201_op,
 )
+from optuna_nas.networks._transfer import TransferReport, transfer_weights
 
-
-def network_class(kind: str) -> type[DartsNetwork] | type[NB201Network]:
-    """The network class of a cell kind (``Architecture.space``)."""
-    return {"nb201": NB201Network, "darts": DartsNetwork}[kind]
-
-
-def build_network(arch: Architecture, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
-    """The network of ``arch`` for ``in_channels`` x H x W images (H, W >= 8)."""
-    return network_class(arch.space)(arch, in_channels, num_classes)
-
+register_network_builder(build_network)
 
 __all__ = [
     "build_network",
-    "identity_init_edges",
     "inherit_weights",
     "transfer_weights",
     "TransferReport",
     "network_class",
+    "DARTS_FACTORIES",
+    "NB201_FACTORIES",
     "DartsCell",
     "DartsNetwork",
     "DilConv",

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from optuna_nas.encoding import Architecture, Cell
+from optuna_nas.networks._layout import ChannelLayout, Segment
 from optuna_nas.networks._operations import CostUnit, FactorizedReduce, ReLUConvBN, darts_op
 
 STEM_MULTIPLIER = 3
@@ -127,3 +128,27 @@ class DartsNetwork(nn.Module):
                 prev_prev, prev = prev, (len(cell) * c, *size)
         plan.append(CostUnit(nn.Linear, (prev[0], num_classes), (prev[0],)))
         return plan
+
+    @staticmethod
+    def channel_layout(arch: Architecture) -> ChannelLayout:
+        """``{module prefix: (input, output channels)}`` (mirrors ``__init__``).
+
+        The stem and each cell are one channel group; a cell's output concatenates
+        one copy of its group per node.
+        """
+        c = arch.channels
+        stem: list[Segment] = [("stem", STEM_MULTIPLIER * c, None)]
+        layout: ChannelLayout = {"stem": (None, stem)}
+        s0 = s1 = stem
+        cells = [(f"stages.0.{i}", 0) for i in range(arch.cells)]
+        for s in (1, 2):
+            cells += [(f"reductions.{s - 1}", s)]
+            cells += [(f"stages.{s}.{i}", s) for i in range(arch.cells)]
+        for name, stage in cells:
+            group: list[Segment] = [(name, c << stage, None)]
+            layout[f"{name}.pre0"] = (s0, group)
+            layout[f"{name}.pre1"] = (s1, group)
+            layout[f"{name}.edges"] = (group, group)
+            s0, s1 = s1, group * len(arch.normal)
+        layout["classifier"] = (s1, None)
+        return layout

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from optuna_nas.encoding import Architecture
+from optuna_nas.networks._layout import ChannelLayout, Segment
 from optuna_nas.networks._operations import CostUnit, ReLUConvBN, nb201_op
 
 
@@ -111,3 +112,24 @@ class NB201Network(nn.Module):
             CostUnit(nn.Linear, (4 * c, num_classes), (4 * c,)),
         ]
         return plan
+
+    @staticmethod
+    def channel_layout(arch: Architecture) -> ChannelLayout:
+        """``{module prefix: (input, output channels)}``, one group per stage (mirrors ``__init__``).
+
+        Cells, the head and the residual reductions' outputs of a stage share one
+        channel group: identities and sums tie them together.
+        """
+        stage: list[list[Segment]] = [[(f"stages.{s}", arch.channels << s, None)] for s in range(3)]
+        layout: ChannelLayout = {
+            "stem": (None, stage[0]),
+            "head_bn": (None, stage[2]),
+            "classifier": (stage[2], None),
+        }
+        for s in range(3):
+            layout[f"stages.{s}"] = (stage[s], stage[s])
+        for r in range(2):
+            layout[f"reductions.{r}.conv_a"] = (stage[r], stage[r + 1])
+            layout[f"reductions.{r}.conv_b"] = (stage[r + 1], stage[r + 1])
+            layout[f"reductions.{r}.shortcut"] = (stage[r], stage[r + 1])
+        return layout

@@ -1,5 +1,7 @@
-"""Candidate operations of the NB201 and DARTS cells.
+"""Candidate operations of the NB201 and DARTS cells, and one name -> factory table each.
 
+The genotype-level facts of each op (family, kernel, zero-initialisable, ...) are
+in :data:`optuna_nas.encoding.OP_TABLE`; here each name only gets its module.
 Parameters sit under stable attribute names (``conv``, ``bn``, ``dw1`` ...), so the
 same op on the same edge has the same state-dict keys in every architecture.
 """
@@ -101,31 +103,41 @@ class Zero(nn.Module):
         return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
+NB201_FACTORIES: dict[str, Callable[[int], nn.Module]] = {
+    "skip_connect": lambda c: nn.Identity(),
+    "nor_conv_1x1": lambda c: ReLUConvBN(c, c, 1),
+    "nor_conv_3x3": lambda c: ReLUConvBN(c, c, 3),
+    "avg_pool_3x3": lambda c: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+}
+"""NB201 op name -> ``factory(channels)`` (stride 1, same channels in and out).
+``none`` has no entry: a ``none`` edge is not built."""
+
+DARTS_FACTORIES: dict[str, Callable[[int, int], nn.Module]] = {
+    "none": lambda c, stride: Zero(stride),
+    "max_pool_3x3": lambda c, stride: nn.MaxPool2d(3, stride=stride, padding=1),
+    "avg_pool_3x3": lambda c, stride: nn.AvgPool2d(
+        3, stride=stride, padding=1, count_include_pad=False
+    ),
+    "skip_connect": lambda c, stride: nn.Identity() if stride == 1 else FactorizedReduce(c, c),
+    "sep_conv_3x3": lambda c, stride: SepConv(c, c, 3, stride),
+    "sep_conv_5x5": lambda c, stride: SepConv(c, c, 5, stride),
+    "dil_conv_3x3": lambda c, stride: DilConv(c, c, 3, stride, dilation=2),
+    "dil_conv_5x5": lambda c, stride: DilConv(c, c, 5, stride, dilation=2),
+}
+"""DARTS op name -> ``factory(channels, stride)`` with ``channels`` in and out."""
+
+
 def nb201_op(name: str, channels: int) -> nn.Module:
     """An NB201 cell op (stride 1, same channels in and out)."""
-    if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1)
-    if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    if name == "skip_connect":
-        return nn.Identity()
-    raise ValueError(f"NB201 op {name!r} has no module (a 'none' edge is not built).")
+    factory = NB201_FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"NB201 op {name!r} has no module (a 'none' edge is not built).")
+    return factory(channels)
 
 
 def darts_op(name: str, channels: int, stride: int) -> nn.Module:
     """A DARTS cell op with ``channels`` in and out."""
-    if name == "none":
-        return Zero(stride)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
-    if name == "max_pool_3x3":
-        return nn.MaxPool2d(3, stride=stride, padding=1)
-    if name == "skip_connect":
-        return nn.Identity() if stride == 1 else FactorizedReduce(channels, channels)
-    if name.startswith("sep_conv_"):
-        return SepConv(channels, channels, int(name[-1]), stride)
-    if name.startswith("dil_conv_"):
-        return DilConv(channels, channels, int(name[-1]), stride, dilation=2)
-    raise ValueError(f"unknown DARTS op {name!r}")
+    factory = DARTS_FACTORIES.get(name)
+    if factory is None:
+        raise ValueError(f"unknown DARTS op {name!r}")
+    return factory(channels, stride)

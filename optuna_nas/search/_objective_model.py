@@ -93,10 +93,10 @@ class ObjectiveModel:
         whose cheap columns the caller already computed (a FLOP count runs the
         network); the other columns are ignored. ``budgets``: the epochs each will
         have trained for (a warm-started child: its parent's and its own).
-        ``at_most``: ``(len(archs), n_objectives)`` bounds on the predicted columns, in
-        the scale of :attr:`denoised` (NaN: none); e.g. a network morphism's child
-        starts with its parent's function and only trains on, so it is predicted no
-        worse than its parent.
+        ``at_most``: ``(len(archs), n_objectives)`` bounds on the posterior means of the
+        predicted columns, in the scale of :attr:`denoised` (NaN: none), applied before
+        the optimism; e.g. a network morphism's child starts with its parent's function
+        and only trains on, so it is expected to do no worse than its parent.
         """
         points = np.zeros((len(archs), self.denoised.shape[1]))
         predicted = np.zeros(self.denoised.shape[1], dtype=bool)
@@ -107,8 +107,11 @@ class ObjectiveModel:
                 points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
         for m, model in self._models.items():
             mean, std = model.predict(archs, budgets)
-            points[:, m] = mean - optimism * std
             if at_most is not None:
-                points[:, m] = np.fmin(points[:, m], at_most[:, m])
+                # The bound is on what the child is expected to reach; its uncertainty
+                # still earns the optimism bonus, or a larger child bounded by its
+                # parent's value would tie with the parent and never be chosen.
+                mean = np.fmin(mean, at_most[:, m])
+            points[:, m] = mean - optimism * std
             predicted[m] = True
         return improvement_scores(self.denoised, points, predicted)

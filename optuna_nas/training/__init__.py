@@ -1,6 +1,7 @@
 """Training: the shared recipe and weight files."""
 
 from optuna_nas.training._trainer import (
+    AUGMENT_MIN_EPOCHS,
     TrainConfig,
     TrainingDiverged,
     TrainResult,
@@ -8,22 +9,16 @@ from optuna_nas.training._trainer import (
     make_optimizer,
     train,
 )
-from optuna_nas.training._weights import (
-    TransferReport,
-    load_weights,
-    save_weights,
-    transfer_weights,
-)
+from optuna_nas.training._weights import load_weights, save_weights
 
 __all__ = [
+    "AUGMENT_MIN_EPOCHS",
     "TrainConfig",
     "TrainResult",
     "TrainingDiverged",
-    "TransferReport",
     "evaluate",
     "load_weights",
     "make_optimizer",
     "save_weights",
     "train",
-    "transfer_weights",
 ]

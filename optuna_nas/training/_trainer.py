@@ -13,6 +13,9 @@ from torch import nn
 
 from optuna_nas.data import ImageData, augment
 
+AUGMENT_MIN_EPOCHS = 10
+"""The shortest schedule that :class:`TrainConfig` augments by default."""
+
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
@@ -26,6 +29,12 @@ class TrainConfig:
     rate warms up linearly for ``warmup_fraction`` of the steps, then follows a
     cosine to zero. Batches have a fixed size (``drop_last``) so cuDNN autotuning
     pays off. ``channels_last`` by default; on CUDA also ``amp`` (bf16 autocast).
+
+    ``augment=None`` (the default) augments (random translation by ``translate``
+    px, horizontal flips where the data allows them) only schedules of at least
+    :data:`AUGMENT_MIN_EPOCHS` epochs: a short search trial has not yet fitted its
+    training images, so augmentation only slows it down (``benchmarks/results/
+    quick_start.md``), while a final training of many epochs needs it.
     """
 
     epochs: int = 10
@@ -37,6 +46,7 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     translate: int = 2
     flip: bool | None = None
+    augment: bool | None = None
     eval_batch_size: int = 1024
     device: str = "auto"
     amp: bool | None = None
@@ -49,6 +59,10 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}.")
         if self.lr <= 0 or not math.isfinite(self.lr):
             raise ValueError(f"TrainConfig.lr must be a positive finite number, got {self.lr}.")
+
+    def augments(self) -> bool:
+        """Whether training augments its images (``augment``, or the schedule's length)."""
+        return self.epochs >= AUGMENT_MIN_EPOCHS if self.augment is None else self.augment
 
     def resolved_device(self) -> torch.device:
         if self.device == "auto":
@@ -126,6 +140,8 @@ def train(
         teacher.to(device).eval()
     amp = _use_amp(config, device)
     flip = config.flip if config.flip is not None else data.flip
+    translate = config.translate if config.augments() else 0
+    flip = flip and config.augments()
 
     n = len(data.train_y)
     batch_size = min(config.batch_size, n)
@@ -143,7 +159,7 @@ def train(
         loss_sum = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             idx = order[step * batch_size : (step + 1) * batch_size]
-            x = augment(data.train_x[idx], config.translate, flip, generator)
+            x = augment(data.train_x[idx], translate, flip, generator)
             x = data.normalize(x)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

@@ -9,10 +9,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-# Moved to networks (which must not import training); re-exported here.
-from optuna_nas.networks._morphism import TransferReport, transfer_weights
-
-__all__ = ["TransferReport", "load_weights", "save_weights", "transfer_weights"]
+__all__ = ["load_weights", "save_weights"]
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:

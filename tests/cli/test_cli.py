@@ -70,9 +70,9 @@ def test_search_resume_front_and_export(tmp_path):
             "cannot open storage postgresql://nobody:***@127.0.0.1:1/none",
         ),
         (["--storage", "postgres.db"], "unsupported storage URL 'postgres.db'; use sqlite:///"),
-        (["--workers", "0"], "--workers must be >= 1, got 0"),
-        (["--n-trials", "0"], "--n-trials must be >= 1, got 0"),
-        (["--n-initial", "0"], "--n-initial must be >= 1, got 0"),
+        (["--workers", "0"], "argument --workers: must be an integer in [1, 1024], got '0'"),
+        (["--n-trials", "0"], "argument --n-trials: must be an integer in [1, 100000], got '0'"),
+        (["--n-initial", "0"], "argument --n-initial: must be an integer in [1, 100000], got '0'"),
     ],
 )
 def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, capsys, args, message):

@@ -1,7 +1,12 @@
+"""LEMONADE's own behaviour: lineage, operators, acceptance.
+
+What every sampler of ours keeps (Optuna's cases, valid params, the fallback, the
+random phase, seeds, resume, claim races) is tested in tests/search/test_sampler_contract.py.
+"""
+
 import numpy as np
 import optuna
 import pytest
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase
 from optuna.trial import TrialState
 
 from optuna_nas import NB201Space, create_study
@@ -10,18 +15,6 @@ from optuna_nas.objectives import count_params
 from optuna_nas.search import _attrs
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-class TestOptunaBasic(BasicSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: LemonadeSampler(NB201Space(), seed=0, n_initial=2)
-
-
-class TestOptunaMultiObjective(MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: LemonadeSampler(NB201Space(), seed=0, n_initial=2)
 
 
 def _cheap_study(sampler, n_trials, storage=None):
@@ -76,27 +69,6 @@ def test_max_operators_one_gives_the_papers_children():
     assert all(n in BY_NAME for n in names)
     with pytest.raises(ValueError, match="max_operators"):
         LemonadeSampler(NB201Space(), max_operators=0)
-
-
-def test_the_population_is_rebuilt_from_storage(tmp_path):
-    storage = f"sqlite:///{tmp_path}/s.db"
-    first = _cheap_study(LemonadeSampler(NB201Space(), seed=2, n_initial=5), 12, storage)
-    # A new sampler (another worker, or a restart) continues from what storage holds.
-    study = optuna.load_study(study_name=first.study_name, storage=storage,
-                              sampler=LemonadeSampler(NB201Space(), seed=3, n_initial=5))  # fmt: skip
-    space = NB201Space()
-    study.optimize(lambda t: (0.5, count_params(space.suggest(t))), n_trials=3)
-    assert all(_attrs.PARENT_TRIAL in t.system_attrs for t in study.trials[12:])
-
-
-def test_params_outside_the_space_go_to_the_fallback_sampler():
-    space = NB201Space()
-    study = create_study(["error", "params"], sampler=LemonadeSampler(space, seed=0, n_initial=2))
-    study.optimize(
-        lambda t: (t.suggest_float("lr", 1e-3, 1.0, log=True), count_params(space.suggest(t))),
-        n_trials=6,
-    )
-    assert all(1e-3 <= t.params["lr"] <= 1.0 for t in study.trials)
 
 
 def test_a_child_another_worker_claims_meanwhile_is_given_up():

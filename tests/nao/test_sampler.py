@@ -1,7 +1,12 @@
+"""NAO's own behaviour: proposals and the predictions they record.
+
+What every sampler of ours keeps (Optuna's cases, valid params, the fallback, the
+random phase, seeds, resume, claim races) is tested in tests/search/test_sampler_contract.py.
+"""
+
 import numpy as np
 import optuna
 import pytest
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase
 
 from optuna_nas import NASObjective, NB201Space, TrainConfig, create_study
 from optuna_nas.data import load_data
@@ -13,18 +18,6 @@ from optuna_nas.search import _attrs
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Small fits keep the tests fast; the algorithm is the same.
 FAST = dict(n_initial=4, max_steps=40, n_unlabelled=50, n_candidates=30)
-
-
-class TestOptunaBasic(BasicSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: NAOSampler(NB201Space(), seed=0, **FAST)
-
-
-class TestOptunaMultiObjective(MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: NAOSampler(NB201Space(), seed=0, **FAST)
 
 
 def _errorish(arch):
@@ -66,45 +59,6 @@ def test_the_papers_scorer_ranks_by_the_epd_prediction():
         NAOSampler(NB201Space(), scorer="kde")
 
 
-def test_the_same_seed_gives_the_same_search():
-    params = [[t.params for t in _cheap_study(NAOSampler(NB201Space(), seed=7, **FAST), 10).trials]
-              for _ in range(2)]  # fmt: skip
-    assert params[0] == params[1]
-    other = _cheap_study(NAOSampler(NB201Space(), seed=8, **FAST), 10)
-    assert [t.params for t in other.trials] != params[0]
-
-
-def test_a_new_sampler_continues_from_storage(tmp_path):
-    storage = f"sqlite:///{tmp_path}/s.db"
-    _cheap_study(NAOSampler(NB201Space(), seed=2, **FAST), 8, storage, "nao")
-    # Another worker, or the same script after a restart: no state but storage.
-    sampler = NAOSampler(NB201Space(), seed=3, **FAST)
-    study = optuna.load_study(study_name="nao", storage=storage, sampler=sampler)
-    space = NB201Space()
-    study.optimize(lambda t: (_errorish(a := space.suggest(t)), count_params(a)), n_trials=3)
-    assert all(PREDICTED in t.system_attrs for t in study.trials[8:])
-    assert len({space.from_params(t.params).fingerprint for t in study.trials}) == 11
-
-
-def test_two_workers_asking_at_once_never_share_an_architecture(tmp_path):
-    space, storage = NB201Space(), f"sqlite:///{tmp_path}/s.db"
-    study1 = create_study(["error", "params"], storage=storage, study_name="nao",
-                          sampler=NAOSampler(space, seed=0, **FAST))  # fmt: skip
-    study2 = optuna.load_study(study_name="nao", storage=storage,
-                               sampler=NAOSampler(space, seed=1, **FAST))  # fmt: skip
-    for _ in range(8):
-        # Both trials are running before either samples: the second sees only a claim.
-        trials = [study1.ask(), study2.ask()]
-        archs = [space.suggest(t) for t in trials]
-        for study, trial, arch in zip((study1, study2), trials, archs, strict=True):
-            study.tell(trial, (_errorish(arch), count_params(arch)))
-    done = study1.trials
-    fingerprints = [space.from_params(t.params).fingerprint for t in done]
-    assert len(set(fingerprints)) == len(done) == 16
-    assert [t.system_attrs[_attrs.FINGERPRINT] for t in done] == fingerprints
-    assert sum(PREDICTED in t.system_attrs for t in done) >= 8
-
-
 def test_a_proposal_another_worker_claims_meanwhile_is_given_up():
     space, storage = NB201Space(), optuna.storages.InMemoryStorage()
     name = _cheap_study(NAOSampler(space, seed=0, **FAST), 6, storage).study_name
@@ -133,17 +87,6 @@ def test_a_proposal_another_worker_claims_meanwhile_is_given_up():
     assert system[_attrs.FINGERPRINT] == arch.fingerprint
     # The prediction recorded is that of the architecture worker 1 kept.
     assert system[PREDICTED][1] == count_params(arch)
-
-
-def test_params_outside_the_space_go_to_the_fallback_sampler():
-    space = NB201Space()
-    study = create_study(["error", "params"], sampler=NAOSampler(space, seed=0, **FAST))
-    study.optimize(
-        lambda t: (t.suggest_float("lr", 1e-3, 1.0, log=True), count_params(space.suggest(t))),
-        n_trials=7,
-    )
-    assert all(1e-3 <= t.params["lr"] <= 1.0 for t in study.trials)
-    assert PREDICTED in study.trials[-1].system_attrs
 
 
 def test_a_real_search_with_nas_objective(tmp_path):

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from optuna_nas import NB201Space
+from optuna_nas.encoding import identity_init_edges
 from optuna_nas.lemonade import OPERATORS, random_child
-from optuna_nas.networks import identity_init_edges, inherit_weights
+from optuna_nas.networks import inherit_weights
 from tests.morphisms import (
     DARTS,
     NB201,

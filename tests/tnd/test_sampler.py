@@ -1,10 +1,15 @@
+"""TNDSampler's own behaviour: draws from the α a TND-NAS search published.
+
+What every sampler of ours keeps (Optuna's cases, valid params, the fallback, the
+random phase, seeds, resume, claim races) is tested in tests/search/test_sampler_contract.py.
+"""
+
 from collections import Counter
 
 import numpy as np
 import optuna
 import pytest
 from optuna.artifacts import FileSystemArtifactStore
-from optuna.testing.pytest_samplers import BasicSamplerTestCase, MultiObjectiveSamplerTestCase
 
 from optuna_nas import NASObjective, NB201Space, create_study
 from optuna_nas.objectives import count_params
@@ -12,18 +17,6 @@ from optuna_nas.tnd import ArchitectureDistribution, TNDSampler, _state
 from tests.tnd.conftest import FINAL
 
 SPACE = NB201Space(channels=4, cells=1)
-
-
-class TestOptunaBasic(BasicSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: TNDSampler(SPACE, seed=0)
-
-
-class TestOptunaMultiObjective(MultiObjectiveSamplerTestCase):
-    @pytest.fixture
-    def sampler(self):
-        return lambda: TNDSampler(SPACE, seed=0)
 
 
 def _cost(trial):

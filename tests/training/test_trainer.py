@@ -1,16 +1,19 @@
+import dataclasses
+
 import pytest
 import torch
 
 from optuna_nas import NB201Space
 from optuna_nas.data import load_data
+from optuna_nas.networks import transfer_weights
 from optuna_nas.training import (
+    AUGMENT_MIN_EPOCHS,
     TrainConfig,
     TrainingDiverged,
     evaluate,
     load_weights,
     save_weights,
     train,
-    transfer_weights,
 )
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -87,3 +90,24 @@ def test_a_pickle_is_refused_as_weights(tmp_path):
     torch.save({"x": torch.zeros(1)}, path)  # a pickle-based file
     with pytest.raises(ValueError, match="never unpickles"):
         load_weights(path)
+
+
+def test_short_schedules_train_on_the_images_as_they_are():
+    assert not TrainConfig(epochs=AUGMENT_MIN_EPOCHS - 1).augments()
+    assert TrainConfig(epochs=AUGMENT_MIN_EPOCHS).augments()
+    assert TrainConfig(epochs=1, augment=True).augments()
+    assert not TrainConfig(epochs=50, augment=False).augments()
+
+
+def test_augment_decides_whether_images_are_translated_and_flipped(data):
+    space = NB201Space(channels=4, cells=1)
+    short = TrainConfig(epochs=1, batch_size=128)
+
+    def trained(config):
+        model = _model(space)
+        train(model, data, config)
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    plain = trained(dataclasses.replace(short, translate=0, flip=False))
+    assert torch.equal(trained(short), plain)
+    assert not torch.allclose(trained(dataclasses.replace(short, augment=True)), plain)

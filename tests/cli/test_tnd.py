@@ -1,3 +1,5 @@
+"""``optuna-nas search --sampler tnd``: the whole TND-NAS driver from the command line."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,7 @@
-"""Shared studies on real servers: several worker processes, killed workers, a lost database."""
+"""``optuna-nas search`` on shared studies on real servers.
+
+Several worker processes, killed workers, a lost database.
+"""
 
 from __future__ import annotations
 
