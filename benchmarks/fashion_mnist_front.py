@@ -24,7 +24,7 @@ Every network of steps 2 and 3 trains in its own process with one torch thread,
 ``--workers`` at a time, longest first. Params count trainable parameters; FLOPs
 are ``torch.utils.flop_counter`` on one image; latency is the median of 10 forward
 passes at batch 1 on one CPU thread after 3 warm-up passes, as
-``optuna_nas.measure_latency`` times an architecture (the front's three come from the
+``optuna_nas.objectives.measure_latency`` times an architecture (the front's three come from the
 companion trials' user attrs). The report states for every baseline whether a front
 member with no more params reaches at least its test accuracy, and plots test error
 against params (``<out>.png`` beside ``<out>``).
@@ -62,7 +62,7 @@ from optuna_nas import (
     load_data,
 )
 from optuna_nas.final import choose_trials, final_study_name, retrain, study_config, train_final
-from optuna_nas.training import TrainingDiverged
+from optuna_nas.training import AUGMENT_MIN_EPOCHS, TrainingDiverged
 
 OBJECTIVES = ["error", "params"]
 STUDY = "front"
@@ -329,12 +329,18 @@ def settings_lines(opts: dict, facts: dict) -> list[str]:
         f"- final recipe, the same for every network: `final_config` of the search's recipe: "
         f"{_epochs(c.epochs)}, batch {c.batch_size}, SGD + Nesterov lr {c.lr}, warm-up "
         f"{c.warmup_fraction:.0%} + cosine, weight decay {c.weight_decay}, label smoothing "
-        f"{c.label_smoothing}, random translate {c.translate} px, seed {c.seed}, from fresh "
+        f"{c.label_smoothing}, {_augmentation(c)}, seed {c.seed}, from fresh "
         f"weights; {opts['workers']} at a time, {per}; train s includes the per-epoch test pass",
         "- params: trainable; MFLOPs: `torch.utils.flop_counter` on one image; latency: median "
         "of 10 forward passes, batch 1, 1 CPU thread, after 3 warm-up, measured before each "
         "final training (with other workers training: compare within this table only)",
     ]
+
+
+def _augmentation(config: TrainConfig) -> str:
+    if not config.augments():
+        return f"no augmentation (fewer than {AUGMENT_MIN_EPOCHS} epochs)"
+    return f"random translate {config.translate} px and flips"
 
 
 def _epochs(n: int) -> str:

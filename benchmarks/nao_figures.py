@@ -28,8 +28,9 @@ import torch
 
 from benchmarks._report import emit, machine
 from benchmarks.nb201_table import NB201Table
-from optuna_nas import Architecture, BaseSpace, DartsSpace, count_params
+from optuna_nas import Architecture, BaseSpace, DartsSpace
 from optuna_nas.nao import FittedEPD, arch_tokens, fit_epd
+from optuna_nas.objectives import count_params
 
 
 def distinct_archs(space: BaseSpace, n: int, rng: np.random.Generator, avoid=()) -> list:  # noqa: ANN001

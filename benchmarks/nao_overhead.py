@@ -33,8 +33,9 @@ from optuna.trial import create_trial
 import optuna_nas.nao._sampler as nao_sampler
 from benchmarks._report import emit, machine
 from benchmarks.nb201_table import NB201Table
-from optuna_nas import DartsSpace, count_params
+from optuna_nas import DartsSpace
 from optuna_nas.nao import NAOSampler
+from optuna_nas.objectives import count_params
 
 
 class _FitTimer:

@@ -101,6 +101,26 @@ def test_networks_import_no_search_algorithm_or_cli() -> None:
     assert violations("networks", lambda imported: known_area(imported) in above) == []
 
 
+def test_the_surrogate_sees_no_study_and_no_sampler() -> None:
+    # Like optuna/_gp/: architectures, spaces and arrays in, numbers out. Optuna's
+    # numeric helpers on arrays are fine; its studies, trials and storages are not.
+    numeric = {"optuna._hypervolume", "optuna.study._multi_objective"}
+
+    def forbidden(imported: str) -> bool:
+        if imported.split(".")[0] == "optuna":
+            return not any(imported == m or imported.startswith(f"{m}.") for m in numeric)
+        return known_area(imported) not in (None, "encoding", "surrogate")
+
+    assert violations("surrogate", forbidden) == []
+
+
+def test_the_storage_contract_sits_below_everything_but_the_encoding() -> None:
+    # Every layer that reads or writes storage (search, workers, final, cli, the
+    # algorithms) imports it, so it imports none of them.
+    forbidden = lambda imported: known_area(imported) not in (None, "encoding", "storage")  # noqa: E731
+    assert violations("storage", forbidden) == []
+
+
 def test_no_module_exceeds_the_line_limit() -> None:
     lengths = {
         name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()

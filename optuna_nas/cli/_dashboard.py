@@ -10,6 +10,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from optuna_nas.cli._recorded import open_existing_storage, recorded_artifact_dirs
+from optuna_nas.storage import study_id
 from optuna_nas.workers import hide_password
 
 HOST = "127.0.0.1"
@@ -49,7 +50,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     url = f"http://{HOST}:{server.server_port}"
     print(f"optuna-dashboard on {url}/dashboard (Ctrl-C to stop)", flush=True)
     for study in studies:
-        print(f"  {study.study_name}: {url}/dashboard/studies/{study._study_id}", flush=True)
+        print(f"  {study.study_name}: {url}/dashboard/studies/{study_id(study)}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -20,11 +20,10 @@ from torch import nn
 
 from optuna_nas.cli._recorded import artifact_dir, open_existing_storage, require_ours
 from optuna_nas.encoding import Architecture
-from optuna_nas.final._records import FINAL_SUFFIX, final_records, final_study_name
+from optuna_nas.final._records import final_records, final_study_name
 from optuna_nas.networks import build_network
 from optuna_nas.objectives import format_value
-from optuna_nas.search import _attrs
-from optuna_nas.search._attrs import WEIGHTS_SHA256
+from optuna_nas.storage import keys
 from optuna_nas.training import load_weights
 from optuna_nas.workers import hide_password
 
@@ -41,7 +40,7 @@ def open_study(args: argparse.Namespace) -> optuna.Study:
             "pass the --storage the search used."
         )
     if name is None:
-        searches = [n for n in names if not n.endswith(FINAL_SUFFIX)]  # not retrain's records
+        searches = [n for n in names if not n.endswith(keys.FINAL_SUFFIX)]  # not retrain's records
         if len(searches) != 1:
             raise ValueError(
                 f"--study-name is required; studies in {hide_password(args.storage)}: {names}"
@@ -107,23 +106,23 @@ def run_export(args: argparse.Namespace) -> int:
     study = open_study(args)
     trial = _exportable(study, args.trial)
     try:
-        arch = Architecture.from_json(trial.user_attrs[_attrs.ARCH_JSON])
+        arch = Architecture.from_json(trial.user_attrs[keys.ARCH_JSON])
     except ValueError as exc:
         raise ValueError(f"trial {trial.number} of study {study.study_name!r}: {exc}") from None
     final = _final_weights(study, trial, getattr(args, "weights", "auto"))
     source = final or trial  # the trial whose weights are exported
-    artifact_id = source.user_attrs.get(_attrs.WEIGHTS_ARTIFACT)
+    artifact_id = source.user_attrs.get(keys.WEIGHTS_ARTIFACT)
     if artifact_id is None:
         raise ValueError(
             f"trial {trial.number} ({trial.state.name}) has no weights artifact to export."
         )
-    missing = [k for k in (_attrs.STUDY_INPUT_SHAPE, _attrs.STUDY_NUM_CLASSES,
-                           _attrs.STUDY_NORMALIZATION) if k not in study.user_attrs]  # fmt: skip
+    missing = [k for k in (keys.STUDY_INPUT_SHAPE, keys.STUDY_NUM_CLASSES,
+                           keys.STUDY_NORMALIZATION) if k not in study.user_attrs]  # fmt: skip
     if missing:
         raise ValueError(f"study {study.study_name!r} records no {', '.join(missing)} (written by "
                          "NASObjective): was it searched with optuna-nas?")  # fmt: skip
-    shape = tuple(study.user_attrs[_attrs.STUDY_INPUT_SHAPE])
-    classes = int(study.user_attrs[_attrs.STUDY_NUM_CLASSES])
+    shape = tuple(study.user_attrs[keys.STUDY_INPUT_SHAPE])
+    classes = int(study.user_attrs[keys.STUDY_NUM_CLASSES])
     directory = artifact_dir(study, args.artifact_dir)
     out = Path(args.out)
     with tempfile.TemporaryDirectory() as tmp:  # --out is made once the weights are good
@@ -138,7 +137,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(f"trial {trial.number}: the weights file {weights_path} does not fit its "
                          f"architecture ({reason}).") from None  # fmt: skip
     # A final training on other images (--train-size) has its own normalisation.
-    norm = source.user_attrs.get("normalization") or study.user_attrs[_attrs.STUDY_NORMALIZATION]
+    norm = source.user_attrs.get("normalization") or study.user_attrs[keys.STUDY_NORMALIZATION]
     exported = nn.Sequential(Normalize(norm["mean"], norm["std"]), model).eval()
     example = torch.rand(2, *shape)
     with warnings.catch_warnings():
@@ -198,18 +197,18 @@ def _exportable(study: optuna.Study, number: int) -> FrozenTrial:
             f"trial {number} of study {study.study_name!r} is {trial.state.name}; only COMPLETE "
             "trials can be exported (see 'optuna-nas front')."
         )
-    if _attrs.ARCH_JSON not in trial.user_attrs:
+    if keys.ARCH_JSON not in trial.user_attrs:
         require_ours(study, "export")
         raise ValueError(
             f"trial {number} of study {study.study_name!r} has no architecture (user attr "
-            f"{_attrs.ARCH_JSON!r}); export a trial that optuna-nas trained."
+            f"{keys.ARCH_JSON!r}); export a trial that optuna-nas trained."
         )
     return trial
 
 
 def _fetch_weights(directory: str, source: FrozenTrial, trial: FrozenTrial, path: Path) -> Path:
     """Copy ``source``'s weights file to ``path``, checking the digest it recorded."""
-    artifact_id = source.user_attrs[_attrs.WEIGHTS_ARTIFACT]
+    artifact_id = source.user_attrs[keys.WEIGHTS_ARTIFACT]
     stored = os.path.join(directory, artifact_id)
     who = f"trial {trial.number}" + ("" if source is trial else f" (final trial {source.number})")
     try:
@@ -218,7 +217,7 @@ def _fetch_weights(directory: str, source: FrozenTrial, trial: FrozenTrial, path
     except (ArtifactNotFound, FileNotFoundError):
         raise ValueError(f"{who}: its weights file {stored} is missing (artifact {artifact_id}); "
                          "pass the --artifact-dir the search wrote to.") from None  # fmt: skip
-    expected = source.user_attrs.get(WEIGHTS_SHA256)
+    expected = source.user_attrs.get(keys.WEIGHTS_SHA256)
     if expected is not None and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
         raise ValueError(f"{who}: its weights file {stored} is corrupt (sha256 differs from the "
                          "digest the trial recorded); export another trial.")  # fmt: skip
@@ -236,7 +235,7 @@ def _final_weights(
     if choice == "search":
         return None
     record = final_records(study).get(trial.number)
-    if record is not None and _attrs.WEIGHTS_ARTIFACT in record.user_attrs:
+    if record is not None and keys.WEIGHTS_ARTIFACT in record.user_attrs:
         return record
     if choice == "final":
         raise ValueError(

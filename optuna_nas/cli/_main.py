@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat-interval",
         type=check.seconds,
         default=60,
-        help="seconds between a running trial's heartbeats (RDB storages; default 60)",
+        help="seconds between a running trial's heartbeats (default 60)",
     )
     search.add_argument(
         "--grace-period",

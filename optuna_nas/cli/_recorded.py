@@ -15,11 +15,10 @@ from typing import Any
 
 import optuna
 
-from optuna_nas.final._study import SEARCH_SETTINGS
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 from optuna_nas.workers import hide_password, storage_from_url
 
-_OURS = (SEARCH_SETTINGS, _attrs.STUDY_SPACE)
+_OURS = (keys.SEARCH_SETTINGS, keys.STUDY_SPACE)
 """Study user attrs only optuna-nas writes: a study without either is a plain Optuna one."""
 
 
@@ -67,7 +66,7 @@ def is_ours(study: optuna.Study) -> bool:
 
 def search_settings(study: optuna.Study, verb: str) -> dict[str, Any]:
     """The options ``optuna-nas search`` recorded; a clear error for any other study."""
-    settings = study.user_attrs.get(SEARCH_SETTINGS)
+    settings = study.user_attrs.get(keys.SEARCH_SETTINGS)
     if settings is None:
         kind = "a plain Optuna study" if not is_ours(study) else "searched from Python"
         raise ValueError(
@@ -88,8 +87,8 @@ def require_ours(study: optuna.Study, verb: str) -> None:
     """A clear error if ``study`` holds no optuna-nas trials (no architecture, no data)."""
     if not is_ours(study):
         raise ValueError(
-            f"study {study.study_name!r} is a plain Optuna study (no {SEARCH_SETTINGS!r} or "
-            f"{_attrs.STUDY_SPACE!r} attrs): 'optuna-nas {verb}' needs a study searched with "
+            f"study {study.study_name!r} is a plain Optuna study (no {keys.SEARCH_SETTINGS!r} or "
+            f"{keys.STUDY_SPACE!r} attrs): 'optuna-nas {verb}' needs a study searched with "
             "optuna-nas; pass its --study-name."
         )
 
@@ -98,7 +97,7 @@ def artifact_dir(study: optuna.Study, given: str | None) -> str:
     """Where ``study``'s weights are: ``--artifact-dir``, else the recorded one, else ./artifacts."""
     if given is not None:
         return given
-    recorded = (study.user_attrs.get(SEARCH_SETTINGS) or {}).get("artifact_dir")
+    recorded = (study.user_attrs.get(keys.SEARCH_SETTINGS) or {}).get("artifact_dir")
     if recorded is not None:
         if not os.path.isdir(recorded):
             raise ValueError(
@@ -118,7 +117,7 @@ def recorded_artifact_dirs(storage: optuna.storages.BaseStorage) -> list[str]:
     """The distinct artifact directories the storage's searches recorded, in study order."""
     dirs: list[str] = []
     for summary in optuna.get_all_study_summaries(storage):
-        directory = (summary.user_attrs.get(SEARCH_SETTINGS) or {}).get("artifact_dir")
+        directory = (summary.user_attrs.get(keys.SEARCH_SETTINGS) or {}).get("artifact_dir")
         if directory is not None and directory not in dirs:
             dirs.append(directory)
     return dirs
@@ -138,7 +137,7 @@ def recall_settings(
     except KeyError:
         return False  # a new study
     attrs = storage.get_study_user_attrs(study_id)
-    settings = attrs.get(SEARCH_SETTINGS)
+    settings = attrs.get(keys.SEARCH_SETTINGS)
     if settings is None:
         if not any(key in attrs for key in _OURS) and storage.get_all_trials(
             study_id, deepcopy=False

@@ -15,8 +15,8 @@ from rich.table import Table
 from optuna_nas.cli._inspect import open_study
 from optuna_nas.cli._recorded import require_ours
 from optuna_nas.final import choose_trials, retrain, study_config, study_data
-from optuna_nas.final._study import SEARCH_SETTINGS
 from optuna_nas.objectives import format_value
+from optuna_nas.storage import keys
 
 
 def run_retrain(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def run_retrain(args: argparse.Namespace) -> int:
     require_ours(study, "retrain")
     sources = choose_trials(study, args.trials)  # bad numbers fail before data is loaded
     config = study_config(study, args.epochs, device=args.device)
-    settings = study.user_attrs.get(SEARCH_SETTINGS) or {}
+    settings = study.user_attrs.get(keys.SEARCH_SETTINGS) or {}
     artifact_dir = os.path.abspath(args.artifact_dir or settings.get("artifact_dir") or "artifacts")
     os.makedirs(artifact_dir, exist_ok=True)
     sizes = {key: getattr(args, key) for key in ("train_size", "test_size")}  # N, "all" or None

@@ -20,12 +20,11 @@ from optuna_nas.encoding import BaseSpace, DartsSpace, NB201Space
 from optuna_nas.objectives import get_objective
 from optuna_nas.samplers import DEFAULT_N_INITIAL, make_sampler
 from optuna_nas.search import NASObjective, TrialLog, create_study
+from optuna_nas.storage import keys
 from optuna_nas.training import TrainConfig
 from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_from_url
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-SETTINGS = "nas:search"
-"""Study user attr: the ``search`` options that define the study's trials; workers reuse them."""
 _DEFINING = ("space", "dataset", "image_size", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
              "nodes", "train_size", "val_size", "test_size", "seed")  # fmt: skip
 _SHARED = ("sampler", "n_initial", "artifact_dir", "heartbeat_interval", "grace_period",
@@ -148,7 +147,7 @@ def build_objective(args: argparse.Namespace, space: BaseSpace) -> NASObjective:
 def record_settings(study: optuna.Study, args: argparse.Namespace) -> None:
     """Store the options that define the study, or check a resumed search uses the same."""
     settings = {key: getattr(args, key) for key in (*_DEFINING, *_SHARED)}
-    old = study.user_attrs.get(SETTINGS)
+    old = study.user_attrs.get(keys.SEARCH_SETTINGS)
     if old is not None:
         changed = [
             f"--{key.replace('_', '-')} was {old.get(key)!r}, now {settings[key]!r}"
@@ -161,7 +160,7 @@ def record_settings(study: optuna.Study, args: argparse.Namespace) -> None:
                 f"({'; '.join(changed)}); its trials would not be comparable. Resume with the "
                 "same options, or start a new study with --study-name."
             )
-    study.set_user_attr(SETTINGS, settings)
+    study.set_user_attr(keys.SEARCH_SETTINGS, settings)
 
 
 def work(study, objective, args, console, total) -> int:  # noqa: ANN001

@@ -20,6 +20,7 @@ from optuna_nas.data import load_data
 from optuna_nas.encoding import BaseSpace
 from optuna_nas.objectives import get_objective
 from optuna_nas.search import create_study, pareto_indices
+from optuna_nas.storage import keys
 from optuna_nas.tnd import TNDEvent, TNDSampler, TNDSearch, trade_off_ladder
 from optuna_nas.training import TrainConfig
 from optuna_nas.workers import hide_password
@@ -142,7 +143,7 @@ def _front_table(study: optuna.Study, final: list) -> Table:
             str(trial.number),
             *(f"{v:.4g}" for v in trial.values),
             "" if test is None else f"{test:.4f}",
-            ", ".join(trial.user_attrs.get("tnd:settings", [])),
+            ", ".join(trial.user_attrs.get(keys.TND_SETTINGS, [])),
             trial.user_attrs.get("arch_str", ""),
         )
     return table

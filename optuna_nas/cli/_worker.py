@@ -62,7 +62,7 @@ def storage_lost(exc: BaseException, args: argparse.Namespace) -> str | None:
     reason = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     return (
         f"lost the storage {hide_password(args.storage)} ({reason}). Finished trials are safe in "
-        "the storage; a trial that was running stays RUNNING there and, on an RDB storage, fails "
-        "after the heartbeat grace period and is queued again. When the storage is reachable, "
+        "the storage; a trial that was running stays RUNNING there, fails after the heartbeat "
+        "grace period and is queued again. When the storage is reachable, "
         "rerun the same command to resume."
     )

@@ -15,24 +15,8 @@ import socket
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from optuna_nas.storage import fail_trial, keys, study_in_same_storage, trial_id
 from optuna_nas.training import TrainConfig
-
-FINAL_SUFFIX = ":final"
-"""The companion study of ``S`` is named ``S + FINAL_SUFFIX``."""
-SOURCE_TRIAL = "source_trial"
-"""Trial user attr: number of the search-study trial this model retrains."""
-RECIPE = "recipe"
-"""Trial user attr: JSON of the final recipe (``TrainConfig`` without ``device``)."""
-FIDELITY = "fidelity"
-FINAL = "final"
-"""The ``fidelity`` of a final training (search trials are ``full`` or ``supernet``)."""
-STUDY_SOURCE = "nas:source_study"
-"""Companion study user attr: the name of the search study."""
-STUDY_RECIPE = "nas:final_recipe"
-"""Companion study user attr: the recipe and data of the latest retrain run."""
-PID = "retrain:pid"
-HOST = "retrain:host"
-"""Trial system attrs: which process trains a RUNNING companion trial."""
 
 _ACTIVE: set[int] = set()
 """Companion trial ids this process is training right now."""
@@ -40,7 +24,7 @@ _ACTIVE: set[int] = set()
 
 def final_study_name(study_name: str) -> str:
     """The companion study's name for the search study ``study_name``."""
-    return f"{study_name}{FINAL_SUFFIX}"
+    return f"{study_name}{keys.FINAL_SUFFIX}"
 
 
 def recipe_json(config: TrainConfig) -> str:
@@ -55,12 +39,7 @@ def recipe_json(config: TrainConfig) -> str:
 
 def load_final_study(study: optuna.Study) -> optuna.Study | None:
     """The companion study of ``study`` if it exists (nothing is created)."""
-    name = final_study_name(study.study_name)
-    try:
-        study._storage.get_study_id_from_name(name)
-    except KeyError:
-        return None
-    return optuna.load_study(study_name=name, storage=study._storage)
+    return study_in_same_storage(study, final_study_name(study.study_name))
 
 
 def final_records(study: optuna.Study) -> dict[int, FrozenTrial]:
@@ -76,7 +55,7 @@ def final_records(study: optuna.Study) -> dict[int, FrozenTrial]:
         return {}
     records: dict[int, FrozenTrial] = {}
     for trial in final.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        source = trial.user_attrs.get(SOURCE_TRIAL)
+        source = trial.user_attrs.get(keys.SOURCE_TRIAL)
         if source is not None and (source not in records or trial.number > records[source].number):
             records[int(source)] = trial
     return records
@@ -88,7 +67,7 @@ def finished_record(
     """A COMPLETE companion trial of ``source`` with this recipe on this much data."""
     for trial in reversed(final.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))):
         attrs = trial.user_attrs
-        if (attrs.get(SOURCE_TRIAL), attrs.get(RECIPE)) == (source, recipe) and (
+        if (attrs.get(keys.SOURCE_TRIAL), attrs.get(keys.RECIPE)) == (source, recipe) and (
             attrs.get("train_images"),
             attrs.get("test_images"),
         ) == (train_images, test_images):
@@ -98,7 +77,7 @@ def finished_record(
 
 def owner() -> dict[str, object]:
     """System attrs that name this process as the trainer of a RUNNING trial."""
-    return {PID: os.getpid(), HOST: socket.gethostname()}
+    return {keys.RETRAIN_PID: os.getpid(), keys.RETRAIN_HOST: socket.gethostname()}
 
 
 def claim(trial_id: int) -> None:
@@ -129,10 +108,7 @@ def fail_stale(final: optuna.Study) -> list[int]:
     failed = []
     for trial in final.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if _process_gone(trial):
-            storage = final._storage
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason",
-                                        "its retrain process ended before it finished")  # fmt: skip
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            fail_trial(final, trial_id(trial), "its retrain process ended before it finished")
             failed.append(trial.number)
     return failed
 
@@ -140,17 +116,17 @@ def fail_stale(final: optuna.Study) -> list[int]:
 def running_elsewhere(final: optuna.Study, source: int) -> FrozenTrial | None:
     """A RUNNING companion trial of ``source`` that another live process trains."""
     for trial in final.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get(SOURCE_TRIAL) == source and trial._trial_id not in _ACTIVE:
+        if trial.user_attrs.get(keys.SOURCE_TRIAL) == source and trial_id(trial) not in _ACTIVE:
             return trial
     return None
 
 
 def _process_gone(trial: FrozenTrial) -> bool:
-    host, pid = trial.system_attrs.get(HOST), trial.system_attrs.get(PID)
+    host, pid = trial.system_attrs.get(keys.RETRAIN_HOST), trial.system_attrs.get(keys.RETRAIN_PID)
     if pid is None or host != socket.gethostname() or os.name == "nt":  # cannot tell
         return False
     if pid == os.getpid():
-        return trial._trial_id not in _ACTIVE
+        return trial_id(trial) not in _ACTIVE
     try:
         os.kill(int(pid), 0)  # signal 0: only checks that the process exists
     except ProcessLookupError:

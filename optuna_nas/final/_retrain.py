@@ -21,7 +21,6 @@ from optuna_nas.encoding import Architecture
 from optuna_nas.final import _records
 from optuna_nas.final._recipe import final_data, train_final
 from optuna_nas.final._study import (
-    SEARCH_SETTINGS,
     Size,
     check_data,
     choose_trials,
@@ -31,8 +30,16 @@ from optuna_nas.final._study import (
 )
 from optuna_nas.networks import build_network
 from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
-from optuna_nas.search import _attrs, create_study
+from optuna_nas.search import create_study
 from optuna_nas.search._artifacts import upload_weights
+from optuna_nas.storage import (
+    complete_trial,
+    create_running_trial,
+    fail_trial,
+    keys,
+    read_trial,
+    storage_of,
+)
 from optuna_nas.training import TrainConfig, TrainingDiverged
 
 if TYPE_CHECKING:
@@ -144,8 +151,8 @@ def retrain(
         if busy is not None:
             _logger.warning(
                 "trial %d is being retrained by process %s on %s (%s trial %d); skipped",
-                source.number, busy.system_attrs.get(_records.PID),
-                busy.system_attrs.get(_records.HOST), final.study_name, busy.number,
+                source.number, busy.system_attrs.get(keys.RETRAIN_PID),
+                busy.system_attrs.get(keys.RETRAIN_HOST), final.study_name, busy.number,
             )  # fmt: skip
             continue
         record = _train_one(final, source, names, config, data, store, on_epoch)
@@ -161,22 +168,22 @@ def open_final_study(study: optuna.Study, config: TrainConfig, data: ImageData) 
     ``data`` are the final splits (:func:`final_data`).
     """
     names = metric_names(study)
-    final = create_study(names, storage=study._storage,
+    final = create_study(names, storage=storage_of(study),
                          study_name=_records.final_study_name(study.study_name))  # fmt: skip
     if final.directions != study.directions:
         raise ValueError(
             f"study {final.study_name!r} has directions {[d.name for d in final.directions]}, "
             f"not those of {study.study_name!r}; delete it or rename the search study."
         )
-    final.set_user_attr(_records.STUDY_SOURCE, study.study_name)
-    for key in (_attrs.STUDY_SPACE, _attrs.STUDY_DATASET):
+    final.set_user_attr(keys.STUDY_SOURCE, study.study_name)
+    for key in (keys.STUDY_SPACE, keys.STUDY_DATASET):
         if key in study.user_attrs:
             final.set_user_attr(key, study.user_attrs[key])
-    final.set_user_attr(_attrs.STUDY_INPUT_SHAPE, list(data.input_shape))
-    final.set_user_attr(_attrs.STUDY_NUM_CLASSES, data.num_classes)
-    final.set_user_attr(_attrs.STUDY_NORMALIZATION, _normalization(data))
-    final.set_user_attr(_attrs.STUDY_TRAIN_CONFIG, json.dumps(config.to_dict()))
-    final.set_user_attr(_records.STUDY_RECIPE, {
+    final.set_user_attr(keys.STUDY_INPUT_SHAPE, list(data.input_shape))
+    final.set_user_attr(keys.STUDY_NUM_CLASSES, data.num_classes)
+    final.set_user_attr(keys.STUDY_NORMALIZATION, _normalization(data))
+    final.set_user_attr(keys.STUDY_TRAIN_CONFIG, json.dumps(config.to_dict()))
+    final.set_user_attr(keys.STUDY_RECIPE, {
         "recipe": json.loads(_records.recipe_json(config)),
         "data": "trained on the search's train + validation images, scored on its test images",
         "train_images": len(data.train_y),
@@ -194,24 +201,22 @@ def _train_one(
     store: ArtifactStore | None,
     on_epoch: Callable[[int, int, float], None] | None,
 ) -> FrozenTrial:
-    arch = Architecture.from_json(source.user_attrs[_attrs.ARCH_JSON])
+    arch = Architecture.from_json(source.user_attrs[keys.ARCH_JSON])
     shape, classes = data.input_shape, data.num_classes
     template = FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, values=None,
         datetime_start=datetime.datetime.now(), datetime_complete=None,
         params=dict(source.params), distributions=dict(source.distributions),
         user_attrs={
-            _records.SOURCE_TRIAL: source.number, _attrs.ARCH_JSON: arch.to_json(),
-            "arch_str": str(arch), "fingerprint": arch.fingerprint,
-            _records.FIDELITY: _records.FINAL, _records.RECIPE: _records.recipe_json(config),
-            "epochs": config.epochs, "device": str(config.resolved_device()),
+            keys.SOURCE_TRIAL: source.number, **keys.architecture_record(arch, keys.FINAL),
+            keys.RECIPE: _records.recipe_json(config),
+            keys.EPOCHS: config.epochs, "device": str(config.resolved_device()),
             "train_images": len(data.train_y), "test_images": len(data.test_y),
             "normalization": _normalization(data),
         },
         system_attrs=_records.owner(), intermediate_values={}, trial_id=-1,
     )  # fmt: skip
-    storage = final._storage
-    trial_id = storage.create_new_trial(final._study_id, template_trial=template)
+    trial_id = create_running_trial(final, template)
     _records.claim(trial_id)
     trial = optuna.trial.Trial(final, trial_id)
     model = None
@@ -238,7 +243,7 @@ def _train_one(
         result, accuracy = train_final(model, data, config, on_epoch=epoch_done)
         trial.set_user_attr("test_accuracy", accuracy)
         trial.set_user_attr("train_seconds", result.seconds)
-        trial.set_user_attr("epochs", result.epochs)
+        trial.set_user_attr(keys.EPOCHS, result.epochs)
         trial.set_user_attr("images_per_second", result.images_per_second)
         if store is not None:
             upload_weights(store, trial, model)
@@ -246,12 +251,12 @@ def _train_one(
         for name in names:
             if name not in values:  # user-registered cheap objectives
                 values[name] = get_objective(name).evaluate(arch, shape, classes)
-        storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [values[n] for n in names])
+        complete_trial(final, trial_id, [values[n] for n in names])
     except (TrainingDiverged, torch.OutOfMemoryError, MemoryError) as exc:
-        _fail(storage, trial_id, f"{type(exc).__name__}: {exc}")
+        fail_trial(final, trial_id, f"{type(exc).__name__}: {exc}")
         _logger.warning("final training of trial %d failed: %s", source.number, exc)
     except BaseException as exc:  # interrupted or broken: nothing stays RUNNING
-        _fail(storage, trial_id, f"interrupted: {type(exc).__name__}: {exc}")
+        fail_trial(final, trial_id, f"interrupted: {type(exc).__name__}: {exc}")
         raise
     finally:
         _records.release(trial_id)
@@ -259,12 +264,7 @@ def _train_one(
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    return storage.get_trial(trial_id)
-
-
-def _fail(storage: optuna.storages.BaseStorage, trial_id: int, reason: str) -> None:
-    storage.set_trial_user_attr(trial_id, "fail_reason", reason.splitlines()[0][:500])
-    storage.set_trial_state_values(trial_id, TrialState.FAIL)
+    return read_trial(final, trial_id)
 
 
 def _artifact_store(
@@ -274,7 +274,8 @@ def _artifact_store(
         return None
     if artifact_store is not None and artifact_store is not True:
         return artifact_store
-    directory = (study.user_attrs.get(SEARCH_SETTINGS) or {}).get("artifact_dir") or "artifacts"
+    settings = study.user_attrs.get(keys.SEARCH_SETTINGS) or {}
+    directory = settings.get("artifact_dir") or "artifacts"
     os.makedirs(directory, exist_ok=True)
     return FileSystemArtifactStore(directory)
 

@@ -14,12 +14,9 @@ from optuna.trial import FrozenTrial, TrialState
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.final._recipe import final_config
 from optuna_nas.objectives import get_objective
-from optuna_nas.search import _attrs
 from optuna_nas.search._history import pareto_indices
+from optuna_nas.storage import keys
 from optuna_nas.training import TrainConfig
-
-SEARCH_SETTINGS = "nas:search"
-"""Study user attr written by ``optuna-nas search``: its options (dataset, split, ...)."""
 
 Size = int | Literal["all"] | None
 """A subset size: a count, ``"all"`` images, or ``None`` for the search's own."""
@@ -39,8 +36,8 @@ def choose_trials(
     everything = study.get_trials(deepcopy=False)
     if trials is None:
         eligible = [t for t in everything if t.state == TrialState.COMPLETE
-                    and t.user_attrs.get("fidelity", "full") == "full"
-                    and _attrs.ARCH_JSON in t.user_attrs]  # fmt: skip
+                    and t.user_attrs.get(keys.FIDELITY, keys.FULL) == keys.FULL
+                    and keys.ARCH_JSON in t.user_attrs]  # fmt: skip
         if not eligible:
             raise ValueError(
                 f"study {study.study_name!r} has no COMPLETE, fully trained trial with an "
@@ -62,7 +59,7 @@ def choose_trials(
                 f"trial {number} of study {study.study_name!r} is {trial.state.name}; only "
                 "COMPLETE trials can be retrained."
             )
-        if _attrs.ARCH_JSON not in trial.user_attrs:
+        if keys.ARCH_JSON not in trial.user_attrs:
             raise ValueError(
                 f"trial {number} of study {study.study_name!r} has no architecture (user attr "
                 "'arch'): was the study searched with optuna-nas?"
@@ -97,7 +94,7 @@ def study_data(
     root:
         Where the datasets are (``--data-root``).
     """
-    settings = study.user_attrs.get(SEARCH_SETTINGS)
+    settings = study.user_attrs.get(keys.SEARCH_SETTINGS)
     sizes = {"train_size": train_size, "test_size": test_size}
     if settings is not None:
         kwargs = {k: settings.get(k) for k in ("val_size", "train_size", "test_size", "seed")}
@@ -105,12 +102,12 @@ def study_data(
         if settings.get("image_size") is not None:
             kwargs["image_size"] = settings["image_size"]
         name = settings["dataset"]
-    elif _attrs.STUDY_DATASET in study.user_attrs:
-        kwargs, name = {}, study.user_attrs[_attrs.STUDY_DATASET]
+    elif keys.STUDY_DATASET in study.user_attrs:
+        kwargs, name = {}, study.user_attrs[keys.STUDY_DATASET]
     else:
         raise ValueError(
-            f"study {study.study_name!r} records no dataset (user attr {SEARCH_SETTINGS!r} or "
-            f"{_attrs.STUDY_DATASET!r}); pass data=... (the search's splits)."
+            f"study {study.study_name!r} records no dataset (user attr {keys.SEARCH_SETTINGS!r} or "
+            f"{keys.STUDY_DATASET!r}); pass data=... (the search's splits)."
         )
     for key, size in sizes.items():
         if size == "all":
@@ -125,7 +122,7 @@ def study_config(study: optuna.Study, epochs: int | None = None, **overrides: An
 
     A study without one gets the final version of the default recipe.
     """
-    recorded = study.user_attrs.get(_attrs.STUDY_TRAIN_CONFIG)
+    recorded = study.user_attrs.get(keys.STUDY_TRAIN_CONFIG)
     return final_config(json.loads(recorded) if recorded else None, epochs, **overrides)
 
 
@@ -144,8 +141,8 @@ def metric_names(study: optuna.Study) -> list[str]:
 
 def check_data(study: optuna.Study, data: ImageData) -> None:
     """Refuse data whose images or classes differ from those the study searched on."""
-    shape = study.user_attrs.get(_attrs.STUDY_INPUT_SHAPE)
-    classes = study.user_attrs.get(_attrs.STUDY_NUM_CLASSES)
+    shape = study.user_attrs.get(keys.STUDY_INPUT_SHAPE)
+    classes = study.user_attrs.get(keys.STUDY_NUM_CLASSES)
     if shape is not None and list(data.input_shape) != list(shape):
         raise ValueError(f"the data has images of shape {list(data.input_shape)}, but study "
                          f"{study.study_name!r} searched on {list(shape)}.")  # fmt: skip

@@ -1,5 +1,13 @@
 """LEMONADE (Elsken, Metzen, Hutter, ICLR 2019): network operators on architectures."""
 
+from optuna_nas.lemonade._acceptance import (
+    Acceptance,
+    Child,
+    DensityAcceptance,
+    Evaluated,
+    ImprovementAcceptance,
+    Ranking,
+)
 from optuna_nas.lemonade._operators import (
     OPERATORS,
     Operator,
@@ -18,9 +26,15 @@ from optuna_nas.lemonade._operators import (
 from optuna_nas.lemonade._sampler import LemonadeSampler
 
 __all__ = [
+    "Acceptance",
+    "Child",
+    "DensityAcceptance",
+    "Evaluated",
+    "ImprovementAcceptance",
     "LemonadeSampler",
     "OPERATORS",
     "Operator",
+    "Ranking",
     "activate_edge",
     "add_cell",
     "add_skip",

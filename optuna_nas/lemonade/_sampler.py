@@ -10,20 +10,29 @@ from optuna.trial import FrozenTrial
 from scipy.stats import gaussian_kde
 
 from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.lemonade._acceptance import (
+    Acceptance,
+    Child,
+    DensityAcceptance,
+    Evaluated,
+    ImprovementAcceptance,
+    Ranking,
+)
 from optuna_nas.lemonade._operators import OPERATORS, Operator, random_child
 from optuna_nas.search import (
     ArchitectureSampler,
     CheapObjective,
-    ObjectiveModel,
     TrialArchitectures,
-    _attrs,
     cheap_objectives,
+    exact_columns,
     minimised_values,
 )
+from optuna_nas.storage import cached_trials, keys, write_lineage
 
 # Proposal rounds before a random architecture, while other workers claim every child.
 _PROPOSAL_ROUNDS = 3
 ACCEPTANCE = ("improvement", "density")
+"""Names of the built-in acceptance strategies."""
 OPTIMISM = 0.5
 """Children are scored at their predicted error minus this many predictive deviations."""
 
@@ -46,10 +55,13 @@ class LemonadeSampler(ArchitectureSampler):
        acceptance (below), 3 operators and 256 children raised the NAS-Bench-201 HV
        ratio at 100 evaluations from 0.961 (1 and 64) to 0.974 (error vs model_size,
        ``benchmarks/results/nb201_cifar10.md``);
-    4. accept one child. ``acceptance="density"`` is the paper's rule: with probability
-       proportional to 1 / density of its cheap objectives. ``"improvement"`` (the
-       default) ranks the children by how much they would improve the front: a
-       Gaussian process (:class:`~optuna_nas.search.ArchitectureGP`) fitted to the
+    4. accept one child, in the order the ``acceptance`` strategy gives
+       (:class:`~optuna_nas.lemonade.Acceptance`). ``"density"``
+       (:class:`~optuna_nas.lemonade.DensityAcceptance`) is the paper's rule: with
+       probability proportional to 1 / density of its cheap objectives. The default,
+       ``"improvement"`` (:class:`~optuna_nas.lemonade.ImprovementAcceptance`), ranks
+       the children by how much they would improve the front: a Gaussian process
+       (:class:`~optuna_nas.surrogate.ArchitectureGP`) fitted to the
        completed trials predicts each child's expensive objectives, optimistically
        (half a predictive deviation better than the mean), and its cheap ones are exact;
        the child with the largest predicted hypervolume improvement is accepted. The
@@ -60,8 +72,8 @@ class LemonadeSampler(ArchitectureSampler):
        Warm-started children have trained longer than fresh networks (their
        ancestors' epochs and their own: user attr ``lineage_epochs``), so where
        budgets differ the GP sees them and predicts a child at its parent's budget
-       plus its own (its own only, for an approximate morphism); otherwise the smallest lineage, trained longest, would look like
-       the best architecture. There, too, all children of one generation come from
+       plus its own (its own only, for an approximate morphism); otherwise the
+       smallest lineage, trained longest, would look like the best architecture. There, too, all children of one generation come from
        one parent drawn ∝ 1 / density, and the model picks among those siblings (who
        share the parent's training): compared across lineages, the longest one's
        children always win and the front collapses onto the smallest networks.
@@ -92,12 +104,13 @@ class LemonadeSampler(ArchitectureSampler):
         training. Default: every study metric that names a cheap registered objective
         (``params``, ``flops``, ...), evaluated for the study's input shape.
     n_proposals:
-        Children proposed (and scored) per accepted child. Default 256 with
-        ``acceptance="improvement"``, 64 with ``"density"``.
+        Children proposed (and scored) per accepted child. Default 256 with an
+        :class:`~optuna_nas.lemonade.ImprovementAcceptance` (the default), 64 with
+        any other acceptance.
     max_operators:
-        Longest chain of operators from a parent to one child; default 3 with
-        ``acceptance="improvement"``, 1 (the paper's children) with ``"density"``: a
-        blind density draw gains nothing from more or farther children.
+        Longest chain of operators from a parent to one child; default 3 with an
+        :class:`~optuna_nas.lemonade.ImprovementAcceptance`, otherwise 1 (the paper's
+        children): a blind density draw gains nothing from more or farther children.
     n_initial:
         Random architectures evaluated before evolution starts.
     seed:
@@ -105,8 +118,12 @@ class LemonadeSampler(ArchitectureSampler):
     operators:
         The operators to use (default: all of :data:`~optuna_nas.lemonade.OPERATORS`).
     acceptance:
-        ``"improvement"`` (predicted hypervolume improvement) or ``"density"`` (the
-        paper's 1 / density draw).
+        Which child to accept: any object with the
+        :class:`~optuna_nas.lemonade.Acceptance` protocol (``fit(evaluated, rng)``
+        returning a :class:`~optuna_nas.lemonade.Ranking`, which names the parents'
+        values and orders the children), or a built-in one by name: ``"improvement"``
+        (predicted hypervolume improvement; also ``None``, the default) or
+        ``"density"`` (the paper's 1 / density draw).
     fallback_sampler:
         Samples params the space does not own (default ``RandomSampler``).
     """
@@ -121,13 +138,12 @@ class LemonadeSampler(ArchitectureSampler):
         n_initial: int = 20,
         seed: int | None = None,
         operators: Sequence[Operator] | None = None,
-        acceptance: str = "improvement",
+        acceptance: Acceptance | str | None = None,
         fallback_sampler: BaseSampler | None = None,
     ) -> None:
-        if acceptance not in ACCEPTANCE:
-            raise ValueError(f"acceptance must be one of {ACCEPTANCE}, got {acceptance!r}.")
+        acceptance = _acceptance(acceptance)
         # The model pays for many, far-reaching children; a blind draw does not.
-        model = acceptance == "improvement"
+        model = isinstance(acceptance, ImprovementAcceptance)
         n_proposals = n_proposals if n_proposals is not None else (256 if model else 64)
         max_operators = max_operators if max_operators is not None else (3 if model else 1)
         if min(n_proposals, max_operators, n_initial) < 1:
@@ -138,58 +154,69 @@ class LemonadeSampler(ArchitectureSampler):
         self._max_operators = max_operators
         self._n_initial = n_initial
         self._operators = tuple(operators) if operators is not None else OPERATORS
-        self._acceptance = acceptance
+        self._acceptance: Acceptance = acceptance
         self._archs = TrialArchitectures(space)
 
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
-        trials = study._get_trials(deepcopy=False, use_cache=True)
+        trials = cached_trials(study)
         taken = self._archs.taken(trials)
         complete = self._archs.completed(trials)
         if len(complete) >= self._n_initial:
-            cheap = cheap_objectives(study, self._cheap)
-            values = minimised_values(study, [t for t, _ in complete])
-            budgets = _budgets(complete)
-            model = self._surrogate(study, complete, values, cheap, budgets)
-            if model is not None:
-                values = model.denoised
-            ranks = _fast_non_domination_rank(values)
+            evaluated = self._evaluated(study, complete)
+            ranking = self._acceptance.fit(evaluated, self._rng)
+            ranks = _fast_non_domination_rank(ranking.values)
             # A child another worker claimed meanwhile is skipped for the next acceptable
             # one. When every child of the front is taken (a small front, long searches),
             # the next non-domination rank joins the parents; then a random net.
             for depth in range(_PROPOSAL_ROUNDS):
-                population = [complete[i] for i in np.flatnonzero(ranks <= depth)]
-                children = self._evolve(population, taken, cheap, model, budgets is not None,
-                                        study.user_attrs.get(_attrs.STUDY_INHERITS, False))  # fmt: skip
+                parents = np.flatnonzero(ranks <= depth)
+                children = self._evolve(evaluated, parents, taken, ranking,
+                                        one_parent=evaluated.budgets is not None)  # fmt: skip
                 if (kept := self.first_claimed(study, trial, children, taken)) is not None:
-                    arch, parent, operators = kept
-                    self._write_lineage(study, trial, parent, operators)
-                    return arch
+                    # A chain of network morphisms is one (inherit_weights handles any).
+                    operator = "+".join(op.name for op in kept.operators)
+                    parent = complete[kept.parent][0].number
+                    write_lineage(study, trial, parent, operator, distill=not kept.exact)
+                    return kept.arch
                 if depth >= ranks.max():
                     break
         return self.random_new_architecture(study, trial, taken)
 
     # ------------------------------------------------------------------ the algorithm
+    def _evaluated(
+        self, study: optuna.Study, complete: list[tuple[FrozenTrial, Architecture]]
+    ) -> Evaluated:
+        """What storage holds about the completed trials, as plain data for the acceptance."""
+        cheap = cheap_objectives(study, self._cheap)
+        trials = [t for t, _ in complete]
+        return Evaluated(
+            space=self._space,
+            archs=[a for _, a in complete],
+            values=minimised_values(study, trials),
+            costs=tuple(cheap.values()),
+            exact=exact_columns(study, cheap),
+            epochs=np.array([t.user_attrs.get(keys.EPOCHS, 0) for t in trials], dtype=float),
+            lineage=np.array([keys.lineage_epochs(t) for t in trials], dtype=float),
+            inherits=bool(study.user_attrs.get(keys.STUDY_INHERITS, False)),
+        )
+
     def _evolve(
         self,
-        parents: list[tuple[FrozenTrial, Architecture]],
+        evaluated: Evaluated,
+        parents: np.ndarray,
         taken: set[str],
-        cheap: Mapping[str, CheapObjective],
-        model: ObjectiveModel | None,
+        ranking: Ranking,
         one_parent: bool = False,
-        inherits: bool = False,
-    ) -> list[tuple[Architecture, FrozenTrial, tuple[Operator, ...]]]:
-        """New children ``(architecture, parent trial, operators)`` in order of acceptance.
+    ) -> list[Child]:
+        """New children of the rows ``parents`` of ``evaluated``, in order of acceptance.
 
-        ``model`` (``None`` for the density rule) scores how much each child would
-        improve the de-noised front. The first child is the one LEMONADE accepts; the
-        others stand in for it, in order, if another worker has taken it meanwhile.
-        ``one_parent``: every child comes from one parent drawn ∝ 1 / density (where
-        lineages trained for different budgets, so the draw, not the longest
-        lineage's head start, decides which part of the front grows); the others
-        follow only if it has no new child. ``inherits``: children start from their
-        parent's weights, so a morphism's child is predicted no worse than its parent.
+        The first child is the one LEMONADE accepts; the others stand in for it, in
+        order, if another worker has taken it meanwhile. ``one_parent``: every child
+        comes from one parent drawn ∝ 1 / density (where lineages trained for
+        different budgets, so the draw, not the longest lineage's head start, decides
+        which part of the front grows); the others follow only if it has no new child.
         """
-        parent_costs = np.array([[f(a) for f in cheap.values()] for _, a in parents])
+        parent_costs = np.array([[f(evaluated.archs[i]) for f in evaluated.costs] for i in parents])
         density = _density(parent_costs)
         weights = 1.0 / density(parent_costs)
         weights = weights / weights.sum()
@@ -198,46 +225,20 @@ class LemonadeSampler(ArchitectureSampler):
             picks = np.full(self._n_proposals, self._rng.choice(len(parents), p=weights))
         else:
             picks = draw()
-        candidates = self._children(parents, picks, taken)
+        candidates = self._children(evaluated, parents, picks, taken)
         if not candidates and one_parent:  # the drawn parent has no new child: everyone's
-            candidates = self._children(parents, draw(), taken)
+            candidates = self._children(evaluated, parents, draw(), taken)
         if not candidates:
             return []
-        archs = [a for a, _, _ in candidates]
-        if model is not None:
-            # A morphism's child trains on top of its parent's training (NASObjective
-            # counts lineage_epochs the same way); an approximate one starts over.
-            budgets = [
-                p.user_attrs.get("epochs", 0)
-                + (_attrs.lineage_epochs(p) if all(op.exact for op in ops) else 0)
-                for _, p, ops in candidates
-            ]
-            # LEMONADE's premise: a morphism's child starts as its parent and trains on.
-            at_most = np.array([
-                model.denoised_of(p) if inherits and all(op.exact for op in ops)
-                else np.full(model.denoised.shape[1], np.nan)
-                for _, p, ops in candidates
-            ])  # fmt: skip
-            scores = model.improvement(archs, OPTIMISM, budgets=budgets, at_most=at_most)
-            order = np.lexsort((self._rng.random(len(candidates)), -scores))
-        else:  # a draw without replacement with probability ∝ 1 / density
-            costs = np.array([[f(a) for f in cheap.values()] for a in archs])
-            weights = 1.0 / density(costs)
-            order = self._rng.choice(
-                len(candidates), size=len(candidates), replace=False, p=weights / weights.sum()
-            )
-        return [candidates[i] for i in order]
+        return [candidates[i] for i in ranking.order(candidates, density, self._rng)]
 
     def _children(
-        self,
-        parents: list[tuple[FrozenTrial, Architecture]],
-        picks: np.ndarray,
-        taken: set[str],
-    ) -> list[tuple[Architecture, FrozenTrial, tuple[Operator, ...]]]:
+        self, evaluated: Evaluated, parents: np.ndarray, picks: np.ndarray, taken: set[str]
+    ) -> list[Child]:
         """One chain of operators from each picked parent; new architectures only, once each."""
-        children: dict[str, tuple[Architecture, FrozenTrial, tuple[Operator, ...]]] = {}
+        children: dict[str, Child] = {}
         for i in picks:
-            arch, applied = parents[i][1], []
+            arch, applied = evaluated.archs[parents[i]], []
             for _ in range(min(self._rng.geometric(0.5), self._max_operators)):
                 if (
                     proposal := random_child(arch, self._space, self._rng, self._operators)
@@ -247,43 +248,24 @@ class LemonadeSampler(ArchitectureSampler):
                 applied.append(operator)
             # A chain that undoes itself gives the parent back, which is taken.
             if applied and arch.fingerprint not in taken:
-                children.setdefault(arch.fingerprint, (arch, parents[i][0], tuple(applied)))
+                children.setdefault(arch.fingerprint, Child(arch, int(parents[i]), tuple(applied)))
         return list(children.values())
 
-    def _surrogate(
-        self,
-        study: optuna.Study,
-        complete: list[tuple[FrozenTrial, Architecture]],
-        values: np.ndarray,
-        cheap: Mapping[str, CheapObjective],
-        budgets: np.ndarray | None,
-    ) -> ObjectiveModel | None:
-        """The expensive objectives' model, or ``None`` for the paper's density rule."""
-        if self._acceptance != "improvement" or len(complete) < 3:
-            return None
-        return ObjectiveModel(self._space, study, complete, values, cheap, self._rng,
-                              budgets=budgets)  # fmt: skip
 
-    @staticmethod
-    def _write_lineage(
-        study: optuna.Study,
-        trial: FrozenTrial,
-        parent: FrozenTrial,
-        operators: tuple[Operator, ...],
-    ) -> None:
-        storage = study._storage
-        name = "+".join(op.name for op in operators)
-        storage.set_trial_system_attr(trial._trial_id, _attrs.PARENT_TRIAL, parent.number)
-        storage.set_trial_system_attr(trial._trial_id, _attrs.OPERATOR, name)
-        # A chain of network morphisms is one (inherit_weights handles any combination).
-        exact = all(op.exact for op in operators)
-        storage.set_trial_system_attr(trial._trial_id, _attrs.DISTILL, not exact)
-
-
-def _budgets(complete: list[tuple[FrozenTrial, Architecture]]) -> np.ndarray | None:
-    """Each trial's training budget (``lineage_epochs``), or ``None`` where all are equal."""
-    budgets = np.array([_attrs.lineage_epochs(t) for t, _ in complete], dtype=float)
-    return budgets if len(budgets) and np.ptp(budgets) > 0 else None
+def _acceptance(acceptance: Acceptance | str | None) -> Acceptance:
+    """The strategy ``acceptance`` names (or is); ``ValueError``/``TypeError`` otherwise."""
+    if acceptance is None or acceptance == "improvement":
+        return ImprovementAcceptance(OPTIMISM)
+    if acceptance == "density":
+        return DensityAcceptance()
+    if isinstance(acceptance, str):
+        raise ValueError(f"acceptance must be one of {ACCEPTANCE}, got {acceptance!r}.")
+    if not callable(getattr(acceptance, "fit", None)):
+        raise TypeError(
+            f"acceptance must be one of {ACCEPTANCE} or have a fit(evaluated, rng) method "
+            f"(the optuna_nas.lemonade.Acceptance protocol), got {acceptance!r}."
+        )
+    return acceptance
 
 
 def _density(points: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -12,25 +12,25 @@ from optuna.trial import FrozenTrial
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.nao._proposals import gradient_walk
+from optuna_nas.nao._scorers import EPDScorer, GPScorer, Proposals, Scorer
 from optuna_nas.nao._training import FittedEPD, fit_epd
 from optuna_nas.search import (
     ArchitectureSampler,
     CheapObjective,
-    ObjectiveModel,
     TrialArchitectures,
     cheap_objectives,
-    improvement_scores,
+    exact_columns,
     minimised_values,
     nondomination_ranks,
 )
+from optuna_nas.storage import cached_trials, keys, study_key, trial_id, write_trial_system_attr
 
-PREDICTED = "nao:predicted"
-"""Trial system attr: the objective values the EPD predicted (cheap ones computed)."""
 DIRECTIONS = 4
 """Walks (each with its own random scalarisation weights) from every seed."""
 STEPS_PER_ARCHITECTURE = 3
 """Adam steps of a fit from scratch per evaluated architecture (more overfits)."""
 SCORERS = ("gp", "epd")
+"""Names of the built-in scorers."""
 OPTIMISM = 0.5
 """With ``scorer="gp"``, candidates are scored this many predictive deviations better."""
 
@@ -65,12 +65,14 @@ class NAOSampler(ArchitectureSampler):
        architectures per proposal on NAS-Bench-201);
     3. scores each candidate with its cheap objectives computed exactly and its
        expensive ones predicted, and evaluates the one with the largest predicted
-       hypervolume improvement of the evaluated front. ``scorer="epd"`` is the
-       paper's: the EPD's predictor scores. ``"gp"`` (the default) asks a Gaussian
-       process (:class:`~optuna_nas.search.ObjectiveModel`) instead, half a
-       predictive deviation optimistic, against the front of its de-noised values: on
-       NAS-Bench-201 the LSTM predictor, trained on a few hundred architectures, ranks
-       the top candidates worse than the GP, while its gradient still finds them.
+       hypervolume improvement of the evaluated front; the ``scorer`` strategy
+       (:class:`~optuna_nas.nao.Scorer`) decides. ``scorer="epd"``
+       (:class:`~optuna_nas.nao.EPDScorer`) is the paper's: the EPD's predictor
+       scores. ``"gp"`` (the default, :class:`~optuna_nas.nao.GPScorer`) asks a
+       Gaussian process (:class:`~optuna_nas.surrogate.ObjectiveModel`) instead, half
+       a predictive deviation optimistic, against the front of its de-noised values:
+       on NAS-Bench-201 the LSTM predictor, trained on a few hundred architectures,
+       ranks the top candidates worse than the GP, while its gradient still finds them.
        Either way the EPD's prediction is stored in the trial's system attr
        ``"nao:predicted"``. The trial first claims the
        architecture's fingerprint in storage (``TrialArchitectures.claim``); if another
@@ -109,7 +111,10 @@ class NAOSampler(ArchitectureSampler):
     embedding, hidden:
         Token embedding and LSTM widths.
     scorer:
-        ``"gp"`` or ``"epd"``: which model chooses among the decoded candidates.
+        Which model chooses among the decoded candidates: any object with the
+        :class:`~optuna_nas.nao.Scorer` protocol (``score(proposals)`` -> one score
+        per candidate, larger first), or a built-in one by name: ``"gp"`` (also
+        ``None``, the default) or ``"epd"``.
     alternatives:
         Also take each decoding's single-position alternatives as candidates
         (``False``: greedy decoding only, as in the paper).
@@ -136,7 +141,7 @@ class NAOSampler(ArchitectureSampler):
         trade_off: float = 0.8,
         embedding: int = 48,
         hidden: int = 96,
-        scorer: str = "gp",
+        scorer: Scorer | str | None = None,
         alternatives: bool = True,
         seed: int | None = None,
         fallback_sampler: BaseSampler | None = None,
@@ -148,10 +153,9 @@ class NAOSampler(ArchitectureSampler):
             )
         if not 0.0 <= trade_off <= 1.0:
             raise ValueError(f"trade_off must be in [0, 1], got {trade_off}.")
-        if scorer not in SCORERS:
-            raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}.")
+        scorer = _scorer(scorer)
         super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
-        self._scorer = scorer
+        self._scorer: Scorer = scorer
         self._alternatives = alternatives
         self._cheap = dict(cheap_objectives) if cheap_objectives is not None else None
         self._n_initial = n_initial
@@ -167,7 +171,7 @@ class NAOSampler(ArchitectureSampler):
         self._fit: _Fit | None = None
 
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
-        trials = study._get_trials(deepcopy=False, use_cache=True)
+        trials = cached_trials(study)
         taken = self._archs.taken(trials)
         complete = [
             (t, a) for t, a in self._archs.completed(trials) if np.all(np.isfinite(t.values))
@@ -178,7 +182,7 @@ class NAOSampler(ArchitectureSampler):
             proposals = self._propose(study, complete, taken)
             if (kept := self.first_claimed(study, trial, proposals, taken)) is not None:
                 arch, predicted = kept
-                study._storage.set_trial_system_attr(trial._trial_id, PREDICTED, predicted)
+                write_trial_system_attr(study, trial, keys.NAO_PREDICTED, predicted)
                 return arch
         return self.random_new_architecture(study, trial, taken)
 
@@ -210,23 +214,14 @@ class NAOSampler(ArchitectureSampler):
         if not candidates:
             return []
         points = fit.predict(self._space, candidates)
-        cheap = cheap_objectives(study, self._cheap)
-        is_predicted = np.ones(values.shape[1], dtype=bool)
-        for m, name in enumerate(study.metric_names or []):
-            if name in cheap:
-                points[:, m] = [cheap[name](a) for a in candidates]
-                is_predicted[m] = False
-        signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
-        points[:, ~is_predicted] *= signs[~is_predicted]
-        if self._scorer == "gp" and len(complete) >= 3:
-            # Its own generator: the model is a function of storage alone.
-            model = ObjectiveModel(
-                self._space, study, complete, values, cheap, np.random.default_rng(0)
-            )
-            scores = model.improvement(candidates, OPTIMISM, exact=points)
-        else:
-            scores = improvement_scores(values, points, is_predicted)
+        exact = exact_columns(study, cheap_objectives(study, self._cheap))
+        for m, function in exact.items():
+            points[:, m] = [function(a) for a in candidates]
+        archs = [a for _, a in complete]
+        proposals = Proposals(self._space, archs, values, candidates, points, exact)
+        scores = np.asarray(self._scorer.score(proposals))
         order = np.argsort(-scores, kind="stable")
+        signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
         return [(candidates[i], (points[i] * signs).tolist()) for i in order]
 
     def _fitted(
@@ -235,8 +230,8 @@ class NAOSampler(ArchitectureSampler):
         complete: list[tuple[FrozenTrial, Architecture]],
         values: np.ndarray,
     ) -> FittedEPD:
-        key = (id(study._storage), study._study_id)
-        ids = frozenset(t._trial_id for t, _ in complete)
+        key = study_key(study)
+        ids = frozenset(trial_id(t) for t, _ in complete)
         last = self._fit
         if last is None or last.study_key != key or not last.trial_ids <= ids:
             last = None
@@ -260,3 +255,19 @@ class NAOSampler(ArchitectureSampler):
         )
         self._fit = _Fit(key, ids, epd)
         return epd
+
+
+def _scorer(scorer: Scorer | str | None) -> Scorer:
+    """The strategy ``scorer`` names (or is); ``ValueError``/``TypeError`` otherwise."""
+    if scorer is None or scorer == "gp":
+        return GPScorer(OPTIMISM)
+    if scorer == "epd":
+        return EPDScorer()
+    if isinstance(scorer, str):
+        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}.")
+    if not callable(getattr(scorer, "score", None)):
+        raise TypeError(
+            f"scorer must be one of {SCORERS} or have a score(proposals) method "
+            f"(the optuna_nas.nao.Scorer protocol), got {scorer!r}."
+        )
+    return scorer

@@ -13,14 +13,14 @@ from optuna_dashboard import save_plotly_graph_object
 from optuna_nas.encoding import Architecture
 from optuna_nas.report._cells import draw_cells
 from optuna_nas.report._hypervolume import plot_hypervolume_history
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
 
 HYPERVOLUME_PLOT = "hypervolume-history"
 """Id of the hypervolume plot among the study's dashboard plots."""
-BEST_CELLS = "nas:best_cells"
+BEST_CELLS = keys.BEST_CELLS
 """Study user attr: the trials in the cells picture and the picture's artifact id."""
 
 
@@ -53,7 +53,7 @@ def save_study_report(
         study, plot_hypervolume_history(study), graph_object_id=HYPERVOLUME_PLOT
     )
     best = sorted(
-        (t for t in study.best_trials if _attrs.ARCH_JSON in t.user_attrs), key=lambda t: t.values
+        (t for t in study.best_trials if keys.ARCH_JSON in t.user_attrs), key=lambda t: t.values
     )
     if artifact_store is None or not best:
         return None
@@ -67,7 +67,7 @@ def save_study_report(
     cells = [
         (
             f"trial {t.number}: " + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values, strict=True)),
-            Architecture.from_json(t.user_attrs[_attrs.ARCH_JSON]),
+            Architecture.from_json(t.user_attrs[keys.ARCH_JSON]),
         )
         for t in best
     ]  # fmt: skip

@@ -15,11 +15,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.objectives import get_objective
-from optuna_nas.search import _attrs
+from optuna_nas.storage import CLAIMING_STATES, claim_fingerprint, keys, trial_id
 
 CheapObjective = Callable[[Architecture], float]
 """An objective known before training: ``Architecture -> float``."""
-_CLAIMING = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class TrialArchitectures:
@@ -44,8 +43,9 @@ class TrialArchitectures:
 
     def __call__(self, trial: FrozenTrial) -> Architecture | None:
         """The trial's architecture, or ``None`` if its params are not (all) this space's."""
-        if trial._trial_id in self._cache:
-            return self._cache[trial._trial_id]
+        key = trial_id(trial)
+        if key in self._cache:
+            return self._cache[key]
         arch = None
         if all(name in trial.params for name in self._names):
             try:
@@ -54,16 +54,16 @@ class TrialArchitectures:
             except ValueError:
                 arch = None
         if trial.state.is_finished():  # a running trial's params may still grow
-            self._cache[trial._trial_id] = arch
+            self._cache[key] = arch
         return arch
 
     def taken(self, trials: Sequence[FrozenTrial]) -> set[str]:
         """Fingerprints of the architectures of ``trials``, and those claimed by running ones."""
         taken = {a.fingerprint for a in map(self, trials) if a is not None}
         taken.update(
-            t.system_attrs[_attrs.FINGERPRINT]
+            t.system_attrs[keys.CLAIM]
             for t in trials
-            if t.state in _CLAIMING and _attrs.FINGERPRINT in t.system_attrs
+            if t.state in CLAIMING_STATES and keys.CLAIM in t.system_attrs
         )
         return taken
 
@@ -79,14 +79,7 @@ class TrialArchitectures:
         at most one keeps it (both may step back, never both go on). Failed trials'
         claims do not count, so a heartbeat retry of a failed trial can run.
         """
-        storage, fingerprint = study._storage, arch.fingerprint
-        storage.set_trial_system_attr(trial._trial_id, _attrs.FINGERPRINT, fingerprint)
-        for other in storage.get_all_trials(study._study_id, deepcopy=False, states=_CLAIMING):
-            if other._trial_id != trial._trial_id and (
-                other.system_attrs.get(_attrs.FINGERPRINT) == fingerprint
-            ):
-                return False
-        return True
+        return claim_fingerprint(study, trial, arch.fingerprint)
 
     def completed(self, trials: Sequence[FrozenTrial]) -> list[tuple[FrozenTrial, Architecture]]:
         """``(trial, architecture)`` of every COMPLETE trial of this space."""
@@ -117,8 +110,8 @@ def cheap_objectives(
     """
     if given is not None:
         return dict(given)
-    shape = tuple(study.user_attrs.get(_attrs.STUDY_INPUT_SHAPE, (3, 32, 32)))
-    classes = int(study.user_attrs.get(_attrs.STUDY_NUM_CLASSES, 10))
+    shape = tuple(study.user_attrs.get(keys.STUDY_INPUT_SHAPE, (3, 32, 32)))
+    classes = int(study.user_attrs.get(keys.STUDY_NUM_CLASSES, 10))
     functions = {}
     for name in study.metric_names or []:
         try:
@@ -130,10 +123,35 @@ def cheap_objectives(
     return functions or {"params": get_objective("params").bind(shape, classes)}
 
 
+def exact_columns(
+    study: optuna.Study, cheap: Mapping[str, CheapObjective]
+) -> dict[int, CheapObjective]:
+    """The study's columns whose objective is in ``cheap``, as minimised functions.
+
+    What the surrogate (:class:`~optuna_nas.surrogate.ObjectiveModel`) takes for the
+    study's objectives known before training: column -> ``Architecture -> float``,
+    a maximised objective negated like its column of :func:`minimised_values`.
+    """
+    signs = _signs(study)
+    return {
+        m: cheap[name] if signs[m] > 0 else _negated(cheap[name])
+        for m, name in enumerate(study.metric_names or [])
+        if name in cheap
+    }
+
+
+def _negated(function: CheapObjective) -> CheapObjective:
+    return lambda arch: -1.0 * function(arch)
+
+
+def _signs(study: optuna.Study) -> np.ndarray:
+    return np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
+
+
 def minimised_values(study: optuna.Study, trials: Sequence[FrozenTrial]) -> np.ndarray:
     """``(n_trials, n_objectives)`` values of ``trials``, maximised ones negated."""
-    signs = np.array([1.0 if d == StudyDirection.MINIMIZE else -1.0 for d in study.directions])
-    return np.array([t.values for t in trials], dtype=float).reshape(len(trials), -1) * signs
+    values = np.array([t.values for t in trials], dtype=float).reshape(len(trials), -1)
+    return values * _signs(study)
 
 
 def nondomination_ranks(study: optuna.Study, trials: Sequence[FrozenTrial]) -> np.ndarray:

@@ -16,10 +16,10 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.encoding import Architecture, BaseSpace
-from optuna_nas.networks import build_network, inherit_weights
+from optuna_nas.networks import inherit_weights
 from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
-from optuna_nas.search import _attrs
-from optuna_nas.search._artifacts import download_weights, upload_weights
+from optuna_nas.search._artifacts import load_parent, upload_weights
+from optuna_nas.storage import enqueued_params, fresh_system_attrs, keys, trial_by_number
 from optuna_nas.training import (
     TrainConfig,
     TrainingDiverged,
@@ -136,7 +136,7 @@ class NASObjective:
                 )
         # Another kind of space or another dataset: a front of incomparable trials.
         recorded = study.user_attrs
-        space, dataset = recorded.get(_attrs.STUDY_SPACE), recorded.get(_attrs.STUDY_DATASET)
+        space, dataset = recorded.get(keys.STUDY_SPACE), recorded.get(keys.STUDY_DATASET)
         if space is not None and not space.startswith(f"{type(self.space).__name__}("):
             raise ValueError(
                 f"study {study.study_name!r} was searched in {space}, not in {self.space!r}; "
@@ -156,10 +156,9 @@ class NASObjective:
         arch = self.space.suggest(trial)
         data = self.data
         shape, classes = data.input_shape, data.num_classes
-        trial.set_user_attr(_attrs.ARCH_JSON, arch.to_json())
-        trial.set_user_attr("arch_str", str(arch))
-        trial.set_user_attr("fingerprint", arch.fingerprint)
-        trial.set_user_attr("fidelity", "full")  # trained from its own weights, not a supernet
+        # Trained from its own weights, not a supernet's.
+        for key, value in keys.architecture_record(arch, keys.FULL).items():
+            trial.set_user_attr(key, value)
         values: dict[str, float] = {
             "params": count_params(arch, shape, classes),
             "flops": count_flops(arch, shape, classes),
@@ -194,7 +193,7 @@ class NASObjective:
     # ------------------------------------------------------------------ steps
     def _check_enqueued(self, trial: optuna.Trial) -> None:
         """Refuse enqueued params of another space (ignored silently otherwise) or out of range."""
-        fixed = _attrs.fresh_system_attrs(trial).get("fixed_params") or {}
+        fixed = enqueued_params(trial)
         if fixed and not set(fixed) & set(self.space.distributions()):
             raise ValueError(
                 f"trial {trial.number} was enqueued with params {sorted(fixed)[:4]}, none of "
@@ -236,15 +235,16 @@ class NASObjective:
                 del teacher
             result = train(model, data, config, on_epoch=on_epoch)
             # What the weights have seen: a child's error is not a fresh network's.
-            trial.set_user_attr(_attrs.LINEAGE_EPOCHS, inherited_epochs + result.epochs)
+            trial.set_user_attr(keys.LINEAGE_EPOCHS, inherited_epochs + result.epochs)
             test_accuracy = evaluate(model, data, "test", config)
             trial.set_user_attr("val_accuracy", result.val_accuracy)
             trial.set_user_attr("test_accuracy", test_accuracy)
-            trial.set_user_attr("epochs", result.epochs)
+            trial.set_user_attr(keys.EPOCHS, result.epochs)
             trial.set_user_attr("train_seconds", result.seconds)
             trial.set_user_attr("build_seconds", build_seconds)
             trial.set_user_attr("images_per_second", result.images_per_second)
-            self._upload(trial, model)
+            if self.artifact_store is not None:
+                upload_weights(self.artifact_store, trial, model)
             return result.val_accuracy
         finally:
             del model
@@ -259,20 +259,20 @@ class NASObjective:
         inherited weights carry: the parent's ``lineage_epochs`` for a network morphism,
         0 for an approximate one or fresh weights.
         """
-        system = _attrs.fresh_system_attrs(trial)
-        parent_number = system.get(_attrs.PARENT_TRIAL)
+        system = fresh_system_attrs(trial)
+        parent_number = system.get(keys.PARENT_TRIAL)
         if parent_number is None:
             return None, 0
         trial.set_user_attr("parent_trial", parent_number)
-        trial.set_user_attr("operator", system.get(_attrs.OPERATOR))
+        trial.set_user_attr("operator", system.get(keys.OPERATOR))
         if not self.inherit:
             trial.set_user_attr("inheritance", "off: trained from fresh weights")
             return None, 0
         try:
-            parent = _attrs.trial_by_number(trial.study, int(parent_number))
-            parent_arch = Architecture.from_json(parent.user_attrs[_attrs.ARCH_JSON])
-            state = download_weights(self.artifact_store, parent)
-            teacher = self._parent_network(parent_arch, state)
+            parent = trial_by_number(trial.study, int(parent_number))
+            parent_arch, state, teacher = load_parent(
+                self.artifact_store, parent, self.data.input_shape[0], self.data.num_classes
+            )
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
             # A lost, corrupt or foreign parent file costs the warm start, never the trial.
             message = f"failed, trained from scratch: parent trial {parent_number}: {exc}"
@@ -287,26 +287,11 @@ class NASObjective:
         trial.set_user_attr(
             "initial_val_accuracy", evaluate(model, self.data, "val", self.train_config)
         )
-        if system.get(_attrs.DISTILL):
+        if system.get(keys.DISTILL):
             # An approximate morphism keeps little of its parent's function (it starts
             # near chance before distillation): its training starts over.
             return teacher, 0
-        return None, _attrs.lineage_epochs(parent)
-
-    def _parent_network(
-        self, parent_arch: Architecture, state: dict[str, torch.Tensor]
-    ) -> torch.nn.Module:
-        """The parent with its weights; refuses files of another network or with NaN/inf."""
-        broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
-        if broken:
-            raise ValueError(f"weights hold NaN or inf values in {broken[:3]}")
-        parent = build_network(parent_arch, self.data.input_shape[0], self.data.num_classes)
-        parent.load_state_dict(state)  # strict: RuntimeError for missing or misshapen tensors
-        return parent
-
-    def _upload(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
-        if self.artifact_store is not None:
-            upload_weights(self.artifact_store, trial, model)
+        return None, keys.lineage_epochs(parent)
 
     def record_study(self, study: optuna.Study) -> None:
         """Record the space, data shape, dataset and recipe in the study's user attrs, once.
@@ -314,22 +299,22 @@ class NASObjective:
         Samplers read the input shape and classes from there to compute cheap
         objectives; resuming with another space or dataset is refused on them.
         """
-        if _attrs.STUDY_SPACE in study.user_attrs:
+        if keys.STUDY_SPACE in study.user_attrs:
             return
-        study.set_user_attr(_attrs.STUDY_SPACE, repr(self.space))
-        study.set_user_attr(_attrs.STUDY_INPUT_SHAPE, list(self.data.input_shape))
-        study.set_user_attr(_attrs.STUDY_NUM_CLASSES, self.data.num_classes)
-        study.set_user_attr(_attrs.STUDY_DATASET, self.data.name)
-        study.set_user_attr(_attrs.STUDY_INHERITS, self.inherit and self.artifact_store is not None)
-        study.set_user_attr(_attrs.STUDY_TRAIN_CONFIG, json.dumps(self.train_config.to_dict()))
+        study.set_user_attr(keys.STUDY_SPACE, repr(self.space))
+        study.set_user_attr(keys.STUDY_INPUT_SHAPE, list(self.data.input_shape))
+        study.set_user_attr(keys.STUDY_NUM_CLASSES, self.data.num_classes)
+        study.set_user_attr(keys.STUDY_DATASET, self.data.name)
+        study.set_user_attr(keys.STUDY_INHERITS, self.inherit and self.artifact_store is not None)
+        study.set_user_attr(keys.STUDY_TRAIN_CONFIG, json.dumps(self.train_config.to_dict()))
         study.set_user_attr(
-            _attrs.STUDY_NORMALIZATION, {"mean": list(self.data.mean), "std": list(self.data.std)}
+            keys.STUDY_NORMALIZATION, {"mean": list(self.data.mean), "std": list(self.data.std)}
         )
 
     @staticmethod
     def _fail(trial: optuna.Trial, reason: str, n_values: int) -> float | tuple[float, ...]:
         reason = reason.splitlines()[0][:500]
-        trial.set_user_attr("fail_reason", reason)
+        trial.set_user_attr(keys.FAIL_REASON, reason)
         _logger.warning("trial %d failed: %s", trial.number, reason)
         # Optuna records a NaN result as FAIL and carries on with the study.
         return math.nan if n_values == 1 else (math.nan,) * n_values

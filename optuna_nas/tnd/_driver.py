@@ -17,7 +17,7 @@ from optuna_nas.data import ImageData, load_data
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.objectives import get_objective
 from optuna_nas.search import NASObjective
-from optuna_nas.search import _attrs as nas_attrs
+from optuna_nas.storage import keys
 from optuna_nas.tnd import _state
 from optuna_nas.tnd._distribution import ArchitectureDistribution, Choices
 from optuna_nas.tnd._reinforce import Reinforce
@@ -186,7 +186,7 @@ class TNDSearch:
     # ------------------------------------------------------------------ the whole run
     def run(self) -> list[FrozenTrial]:
         """Search (unless this study already finished its search), then train the derived set."""
-        stage = _state.published(self.study).get(_state.STAGE) or {}
+        stage = _state.published(self.study).get(keys.TND_STAGE) or {}
         derived = None
         if stage.get("status") in ("final", "done"):
             derived = _state.read_derived(self.study)
@@ -252,12 +252,12 @@ class TNDSearch:
         for name, arch in derived.items():
             settings.setdefault(arch.fingerprint, []).append(name)
             archs[arch.fingerprint] = arch
-        trained = {t.user_attrs.get("fingerprint") for t in self._final_trials()
+        trained = {t.user_attrs.get(keys.FINGERPRINT) for t in self._final_trials()
                    if t.state == TrialState.COMPLETE}  # fmt: skip
         todo = [f for f in archs if f not in trained]
         for fingerprint in todo:
             self.study.enqueue_trial(self.space.to_params(archs[fingerprint]),
-                                     user_attrs={_state.SETTINGS: settings[fingerprint]})  # fmt: skip
+                                     user_attrs={keys.TND_SETTINGS: settings[fingerprint]})  # fmt: skip
         last = self.n_stages - 1
         self._emit("final", last, 0, len(todo), f"training {len(todo)} derived architecture(s)")
         epochs = self.train_config.epochs
@@ -281,7 +281,7 @@ class TNDSearch:
                                     catch=(Exception,))  # fmt: skip
         finally:
             self.objective.epoch_callbacks.remove(on_epoch)
-        stage = _state.published(self.study).get(_state.STAGE) or {}
+        stage = _state.published(self.study).get(keys.TND_STAGE) or {}
         _state.publish(self.study, stage={**stage, "status": "done"})
         return self._final_trials()
 
@@ -309,8 +309,8 @@ class TNDSearch:
                 samples.append(choices)
                 rewards.append(reward)
                 trials.append(self._trial(arch, accuracy, costs, len(y), {
-                    _state.SETTING: name, "tnd:stage": stage, "tnd:reward": reward,
-                    "tnd:log_prob": dist.log_prob(choices)}))  # fmt: skip
+                    keys.TND_SETTING: name, keys.TND_TRIAL_STAGE: stage, keys.TND_REWARD: reward,
+                    keys.TND_LOG_PROB: dist.log_prob(choices)}))  # fmt: skip
             baselines[name] = self.reinforce.step(dist, samples, rewards, baselines[name])
             parts.append(f"{name}: reward {np.mean(rewards):.3f} H={dist.entropy():.2f}")
         self.study.add_trials(trials)
@@ -327,10 +327,7 @@ class TNDSearch:
         values = [1.0 - accuracy if n == "error" else accuracy if n == "accuracy" else costs[n]
                   for n in self.metric_names]  # fmt: skip
         attrs = {
-            _state.FIDELITY: "supernet",
-            nas_attrs.ARCH_JSON: arch.to_json(),
-            "arch_str": str(arch),
-            "fingerprint": arch.fingerprint,
+            **keys.architecture_record(arch, keys.SUPERNET),
             "supernet_accuracy": accuracy,
             "supernet_images": n_images,
             **costs,
@@ -347,7 +344,7 @@ class TNDSearch:
 
     def _final_trials(self) -> list[FrozenTrial]:
         return [t for t in self.study.get_trials(deepcopy=False)
-                if _state.SETTINGS in t.user_attrs and t.user_attrs.get(_state.FIDELITY) == "full"]  # fmt: skip
+                if keys.TND_SETTINGS in t.user_attrs and t.user_attrs.get(keys.FIDELITY) == keys.FULL]  # fmt: skip
 
     def _publish(self, stage: int, status: str, n_ops: int, dists: dict, baselines: dict) -> None:
         _state.publish(

@@ -6,6 +6,7 @@ from optuna.trial import FrozenTrial
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.search import ArchitectureSampler
+from optuna_nas.storage import keys, write_trial_system_attr
 from optuna_nas.tnd import _state
 from optuna_nas.tnd._distribution import ArchitectureDistribution
 
@@ -56,6 +57,6 @@ class TNDSampler(ArchitectureSampler):
                     f"trade-off setting; published settings: {sorted(dists)}."
                 )
             dist = dists[name]
-            study._storage.set_trial_system_attr(trial._trial_id, _state.SETTING, name)
+            write_trial_system_attr(study, trial, keys.TND_SETTING, name)
         arch, _ = dist.sample(self._rng)
         return arch

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 
 import optuna
 from optuna.storages import fail_stale_trials
-from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
+
+import optuna_nas.storage as nas_storage
+from optuna_nas.storage.keys import FAIL_REASON, WORKER
 
 _logger = logging.getLogger(__name__)
 
-WORKER = "worker"
-"""Trial user attr: ``host:pid`` of the process that runs (or ran) the trial."""
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
@@ -88,14 +88,14 @@ def run_worker(
         The number of trials this worker ran.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
-    heartbeat = is_heartbeat_enabled(study._storage)
+    heartbeat = nas_storage.heartbeat_interval(study) is not None
     done = 0
     while deadline is None or time.monotonic() < deadline:
         if heartbeat:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 fail_stale_trials(study)  # their retries join the queue
-        trial_id = _pop_waiting(study)
+        trial_id = _pop_waiting(study, heartbeat)
         if trial_id is None:
             if heartbeat and study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
                 time.sleep(poll_interval)
@@ -108,13 +108,17 @@ def run_worker(
     return done
 
 
-def _pop_waiting(study: optuna.Study) -> int | None:
-    storage = study._storage
+def _pop_waiting(study: optuna.Study, heartbeat: bool = False) -> int | None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
+            if heartbeat:
+                # Beat first: a RUNNING trial without a heartbeat never goes stale, so a
+                # worker killed between the pop and its first beat would leave it RUNNING
+                # for good (and the other workers waiting for it).
+                nas_storage.record_heartbeat(study, nas_storage.trial_id(trial))
             # Only one process wins WAITING -> RUNNING; the others get False.
-            if storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
-                return trial._trial_id
+            if nas_storage.start_waiting_trial(study, trial):
+                return nas_storage.trial_id(trial)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
@@ -126,7 +130,7 @@ def _run_trial(
     func: Callable[[optuna.Trial], float | Sequence[float]],
     catch: tuple[type[Exception], ...],
 ) -> FrozenTrial:
-    with _Heartbeat(study._storage, trial_id):
+    with _Heartbeat(study, trial_id):
         trial = optuna.Trial(study, trial_id)
         trial.set_user_attr(WORKER, f"{socket.gethostname()}:{os.getpid()}")
         values, state = None, None
@@ -135,8 +139,13 @@ def _run_trial(
         except optuna.TrialPruned:
             state = TrialState.PRUNED
         except catch as exc:
-            _logger.warning("trial %d failed: %r", trial.number, exc.__cause__ or exc)
-            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:500])
+            if nas_storage.read_trial(study, trial_id).state.is_finished():
+                # A stalled worker: the heartbeat failed its trial meanwhile (its retry is
+                # queued), so the objective's next write raised. Keep the FAIL, go on.
+                _logger.warning("trial %d was failed by the heartbeat meanwhile", trial.number)
+            else:
+                _logger.warning("trial %d failed: %r", trial.number, exc.__cause__ or exc)
+                trial.set_user_attr(FAIL_REASON, f"{type(exc).__name__}: {exc}"[:500])
             state = TrialState.FAIL
         except BaseException:
             with contextlib.suppress(Exception):  # the storage may be what failed
@@ -151,14 +160,15 @@ def _run_trial(
 class _Heartbeat:
     """Records a running trial's heartbeat in a thread; storage hiccups are retried."""
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-        self._storage, self._trial_id = storage, trial_id
+    def __init__(self, study: optuna.Study, trial_id: int) -> None:
+        self._study, self._id = study, trial_id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> None:
-        if is_heartbeat_enabled(self._storage):
-            self._thread = threading.Thread(target=self._beat, daemon=True)
+        interval = nas_storage.heartbeat_interval(self._study)
+        if interval is not None:
+            self._thread = threading.Thread(target=self._beat, args=(interval,), daemon=True)
             self._thread.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -166,13 +176,11 @@ class _Heartbeat:
         if self._thread is not None:
             self._thread.join()
 
-    def _beat(self) -> None:
-        assert isinstance(self._storage, BaseHeartbeat)
-        interval = self._storage.get_heartbeat_interval() or 60
+    def _beat(self, interval: int) -> None:
         while not self._stop.is_set():
             try:
-                self._storage.record_heartbeat(self._trial_id)
+                nas_storage.record_heartbeat(self._study, self._id)
             except Exception as exc:  # a lost connection: the next beat tries again
                 reason = exc.__cause__ or exc  # Optuna wraps database errors vaguely
-                _logger.warning("heartbeat of trial %d failed: %s", self._trial_id, reason)
+                _logger.warning("heartbeat of trial %d failed: %s", self._id, reason)
             self._stop.wait(interval)

@@ -5,6 +5,7 @@ import sys
 
 import optuna
 
+from optuna_nas.storage import keys
 from optuna_nas.tnd import _state
 
 OPTIONS = ["--dataset", "synthetic", "--channels", "4", "--cells", "1", "--epochs", "1",
@@ -29,7 +30,7 @@ def test_search_with_tnd_runs_the_whole_driver_with_progress_per_stage(tmp_path)
     fidelities = [t.user_attrs["fidelity"] for t in study.trials]
     assert fidelities.count("supernet") == 3 * 4 * 4  # 3 stages, 4 α updates each, 4 samples
     assert fidelities.count("full") == 1
-    assert _state.published(study)[_state.STAGE]["status"] == "done"
+    assert _state.published(study)[keys.TND_STAGE]["status"] == "done"
     assert list((tmp_path / "artifacts").iterdir())  # the full trials' weights
 
 

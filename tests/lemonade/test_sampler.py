@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 from optuna_nas import NB201Space, create_study
 from optuna_nas.lemonade import OPERATORS, LemonadeSampler
 from optuna_nas.objectives import count_params
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -47,25 +47,25 @@ def test_children_carry_lineage_and_are_never_repeated():
     study = _cheap_study(LemonadeSampler(space, seed=1, n_initial=5, n_proposals=16), 40)
     archs = [space.from_params(t.params) for t in study.trials]
     assert len({a.fingerprint for a in archs}) == len(archs)
-    children = [t for t in study.trials if _attrs.PARENT_TRIAL in t.system_attrs]
+    children = [t for t in study.trials if keys.PARENT_TRIAL in t.system_attrs]
     assert len(children) >= 30
     for child in children:
-        parent = study.trials[child.system_attrs[_attrs.PARENT_TRIAL]]
+        parent = study.trials[child.system_attrs[keys.PARENT_TRIAL]]
         assert parent.number < child.number and parent.state == TrialState.COMPLETE
-        names = child.system_attrs[_attrs.OPERATOR]
+        names = child.system_attrs[keys.OPERATOR]
         # A chain of operators is recorded in order; it is exact only if each one is.
         assert space.from_params(child.params) in _reachable(
             space.from_params(parent.params), names, space
         )
         exact = all(BY_NAME[n].exact for n in names.split("+"))
-        assert child.system_attrs[_attrs.DISTILL] is (not exact)
-    assert any("+" in t.system_attrs[_attrs.OPERATOR] for t in children)
+        assert child.system_attrs[keys.DISTILL] is (not exact)
+    assert any("+" in t.system_attrs[keys.OPERATOR] for t in children)
 
 
 def test_max_operators_one_gives_the_papers_children():
     sampler = LemonadeSampler(NB201Space(), seed=1, n_initial=5, n_proposals=16, max_operators=1)
     study = _cheap_study(sampler, 15)
-    names = [t.system_attrs.get(_attrs.OPERATOR) for t in study.trials[5:]]
+    names = [t.system_attrs.get(keys.OPERATOR) for t in study.trials[5:]]
     assert all(n in BY_NAME for n in names)
     with pytest.raises(ValueError, match="max_operators"):
         LemonadeSampler(NB201Space(), max_operators=0)
@@ -93,12 +93,12 @@ def test_a_child_another_worker_claims_meanwhile_is_given_up():
     arch = space.suggest(trial)
     assert other and arch != other[1]
     system = storage.get_trial_system_attrs(trial._trial_id)
-    assert system[_attrs.FINGERPRINT] == arch.fingerprint
+    assert system[keys.CLAIM] == arch.fingerprint
     # The lineage is that of the child worker 1 kept, not of the one it gave up.
-    parent = space.from_params(study1.trials[system[_attrs.PARENT_TRIAL]].params)
-    names = system[_attrs.OPERATOR]
+    parent = space.from_params(study1.trials[system[keys.PARENT_TRIAL]].params)
+    names = system[keys.OPERATOR]
     assert arch in _reachable(parent, names, space)
-    assert system[_attrs.DISTILL] is (not all(BY_NAME[n].exact for n in names.split("+")))
+    assert system[keys.DISTILL] is (not all(BY_NAME[n].exact for n in names.split("+")))
 
 
 def test_an_unknown_acceptance_rule_names_the_choices():
@@ -122,7 +122,7 @@ def test_the_models_acceptance_finds_the_nas_bench_201_front_faster():
 def test_with_warm_starts_a_morphisms_child_is_predicted_no_worse_than_its_parent(
     monkeypatch, inherits
 ):
-    from optuna_nas.search import ObjectiveModel
+    from optuna_nas.surrogate import ObjectiveModel
 
     calls = []
     improvement = ObjectiveModel.improvement
@@ -133,7 +133,7 @@ def test_with_warm_starts_a_morphisms_child_is_predicted_no_worse_than_its_paren
 
     sampler = LemonadeSampler(NB201Space(channels=(8, 16)), seed=0, n_initial=4)
     study = _cheap_study(sampler, 8)
-    study.set_user_attr(_attrs.STUDY_INHERITS, inherits)  # as NASObjective records it
+    study.set_user_attr(keys.STUDY_INHERITS, inherits)  # as NASObjective records it
     monkeypatch.setattr(ObjectiveModel, "improvement", spy)
     sampler._space.suggest(study.ask())  # one more child
     model, at_most = calls[-1]

@@ -12,7 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from optuna_nas import NB201Space
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 from optuna_nas.workers import storage_from_url
 from tests.servers import throwaway_study_url
 
@@ -84,10 +84,10 @@ def test_two_lemonade_workers_share_a_study_without_lost_trials(shared):
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert {t.user_attrs["pid"] for t in trials} == pids
     # Each worker evolves children of trials that either worker evaluated.
-    children = [t for t in trials if _attrs.PARENT_TRIAL in t.system_attrs]
+    children = [t for t in trials if keys.PARENT_TRIAL in t.system_attrs]
     assert len(children) >= TRIALS_PER_WORKER
     assert any(
-        trials[c.system_attrs[_attrs.PARENT_TRIAL]].user_attrs["pid"] != c.user_attrs["pid"]
+        trials[c.system_attrs[keys.PARENT_TRIAL]].user_attrs["pid"] != c.user_attrs["pid"]
         for c in children
     )
 

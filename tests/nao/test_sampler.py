@@ -11,9 +11,8 @@ import pytest
 from optuna_nas import NASObjective, NB201Space, TrainConfig, create_study
 from optuna_nas.data import load_data
 from optuna_nas.nao import NAOSampler
-from optuna_nas.nao._sampler import PREDICTED
 from optuna_nas.objectives import count_params
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # Small fits keep the tests fast; the algorithm is the same.
@@ -42,10 +41,10 @@ def test_proposals_are_new_and_carry_their_prediction():
     study = _cheap_study(NAOSampler(NB201Space(), seed=1, **FAST), 16)
     archs = [NB201Space().from_params(t.params) for t in study.trials]
     assert len({a.fingerprint for a in archs}) == len(archs)
-    proposed = [t for t in study.trials if PREDICTED in t.system_attrs]
+    proposed = [t for t in study.trials if keys.NAO_PREDICTED in t.system_attrs]
     assert [t.number for t in proposed] == list(range(4, 16))
     for t in proposed:
-        error, params = t.system_attrs[PREDICTED]
+        error, params = t.system_attrs[keys.NAO_PREDICTED]
         assert params == t.values[1]  # the cheap objective is computed, not predicted
         assert 0.0 < error < 1.0
 
@@ -54,7 +53,7 @@ def test_the_papers_scorer_ranks_by_the_epd_prediction():
     sampler = NAOSampler(NB201Space(), seed=1, scorer="epd", **FAST)
     study = _cheap_study(sampler, 8)
     for t in study.trials[4:]:
-        assert PREDICTED in t.system_attrs
+        assert keys.NAO_PREDICTED in t.system_attrs
     with pytest.raises(ValueError, match="scorer must be one of"):
         NAOSampler(NB201Space(), scorer="kde")
 
@@ -80,13 +79,13 @@ def test_a_proposal_another_worker_claims_meanwhile_is_given_up():
     trial = study1.ask()
     arch = space.suggest(trial)
     first = storage.get_trial_system_attrs(other[0]._trial_id)
-    assert first[_attrs.FINGERPRINT] == other[1].fingerprint
-    assert first[PREDICTED][1] == count_params(other[1])
+    assert first[keys.CLAIM] == other[1].fingerprint
+    assert first[keys.NAO_PREDICTED][1] == count_params(other[1])
     assert arch != other[1]
     system = storage.get_trial_system_attrs(trial._trial_id)
-    assert system[_attrs.FINGERPRINT] == arch.fingerprint
+    assert system[keys.CLAIM] == arch.fingerprint
     # The prediction recorded is that of the architecture worker 1 kept.
-    assert system[PREDICTED][1] == count_params(arch)
+    assert system[keys.NAO_PREDICTED][1] == count_params(arch)
 
 
 def test_a_real_search_with_nas_objective(tmp_path):
@@ -99,5 +98,5 @@ def test_a_real_search_with_nas_objective(tmp_path):
                          sampler=sampler)  # fmt: skip
     study.optimize(objective, n_trials=5)
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 5
-    assert all(PREDICTED in t.system_attrs for t in study.trials[3:])
+    assert all(keys.NAO_PREDICTED in t.system_attrs for t in study.trials[3:])
     assert study.best_trials

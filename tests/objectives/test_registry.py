@@ -6,13 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from optuna_nas import NB201Space, get_objective, register_objective
+from optuna_nas import NB201Space
 from optuna_nas.objectives import (
     ObjectiveSpec,
     _registry,
     count_flops,
     count_params,
+    get_objective,
     list_objectives,
+    register_objective,
     thop_macs,
 )
 

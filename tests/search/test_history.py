@@ -45,3 +45,15 @@ def test_cheap_objectives_follow_the_study_metrics_and_the_front_its_directions(
         study.add_trial(optuna.trial.create_trial(values=values, params={}, distributions={}))
     # accuracy is maximised: trial 2 is dominated by trial 0.
     assert pareto_indices(study, study.trials) == [0, 1, 3]
+
+
+def test_exact_columns_are_the_cheap_metrics_minimised():
+    from optuna_nas.search import exact_columns
+
+    study = create_study(["accuracy", "params"])
+    double = {"params": lambda arch: 2.0, "flops": lambda arch: 3.0}  # flops: no column
+    columns = exact_columns(study, double)
+    assert list(columns) == [1] and columns[1](SPACE.sample(0)) == 2.0
+    maximised = optuna.create_study(directions=["minimize", "maximize"])
+    maximised.set_metric_names(["error", "params"])
+    assert exact_columns(maximised, double)[1](SPACE.sample(0)) == -2.0

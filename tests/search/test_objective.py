@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 import optuna_nas
 from optuna_nas import NASObjective, NB201Space, TrainConfig, create_study
 from optuna_nas.data import load_data
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.05)
@@ -132,9 +132,9 @@ class _ParentSampler(optuna.samplers.RandomSampler):
 
     def before_trial(self, study, trial):
         if trial.number > 0:
-            study._storage.set_trial_system_attr(trial._trial_id, _attrs.PARENT_TRIAL, 0)
-            study._storage.set_trial_system_attr(trial._trial_id, _attrs.OPERATOR, "test")
-            study._storage.set_trial_system_attr(trial._trial_id, _attrs.DISTILL, self.distill)
+            study._storage.set_trial_system_attr(trial._trial_id, keys.PARENT_TRIAL, 0)
+            study._storage.set_trial_system_attr(trial._trial_id, keys.OPERATOR, "test")
+            study._storage.set_trial_system_attr(trial._trial_id, keys.DISTILL, self.distill)
 
 
 def test_a_child_inherits_its_parents_weights(data, tmp_path):
@@ -180,7 +180,7 @@ def test_a_missing_parent_artifact_trains_from_scratch_and_says_so(data, tmp_pat
 
 def test_public_api_is_importable():
     for name in ("Architecture", "NB201Space", "DartsSpace", "NASObjective", "create_study",
-                 "TrainConfig", "load_data", "register_objective"):  # fmt: skip
+                 "TrainConfig", "load_data", "retrain"):  # fmt: skip
         assert hasattr(optuna_nas, name)
     assert math.isfinite(CONFIG.lr) and torch.get_num_threads() >= 1
 

@@ -30,10 +30,10 @@ from optuna_nas import NB201Space, create_study
 from optuna_nas.encoding import Architecture
 from optuna_nas.lemonade import LemonadeSampler
 from optuna_nas.nao import NAOSampler
-from optuna_nas.nao._sampler import PREDICTED
 from optuna_nas.objectives import count_params
-from optuna_nas.search import TrialArchitectures, _attrs
-from optuna_nas.tnd import TNDSampler, _state
+from optuna_nas.search import TrialArchitectures
+from optuna_nas.storage import keys
+from optuna_nas.tnd import TNDSampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -66,18 +66,18 @@ CASES = [
         "lemonade",
         lambda **kw: LemonadeSampler(SPACE, n_initial=N_INITIAL, **kw),
         N_INITIAL,
-        _attrs.PARENT_TRIAL,
+        keys.PARENT_TRIAL,
         claims=True,
     ),
     Case(
         "nao",
         lambda **kw: NAOSampler(SPACE, n_initial=N_INITIAL, **NAO_FAST, **kw),
         N_INITIAL,
-        PREDICTED,
+        keys.NAO_PREDICTED,
         claims=True,
     ),
     # TND-NAS's sampler draws from the α a TNDSearch publishes; no search runs here.
-    Case("tnd", lambda **kw: TNDSampler(SPACE, **kw), None, _state.SETTING, claims=False),
+    Case("tnd", lambda **kw: TNDSampler(SPACE, **kw), None, keys.TND_SETTING, claims=False),
 ]
 CLAIMING = [case for case in CASES if case.claims]
 
@@ -150,7 +150,7 @@ def test_every_architecture_is_valid_and_sampled_whole(case):
     assert fallback.asked == []
     if case.claims:
         fingerprints = _fingerprints(study.trials)
-        assert [t.system_attrs[_attrs.FINGERPRINT] for t in study.trials] == fingerprints
+        assert [t.system_attrs[keys.CLAIM] for t in study.trials] == fingerprints
         assert len(set(fingerprints)) == TRIALS
 
 
@@ -208,7 +208,7 @@ def test_two_samplers_asking_at_once_never_share_an_architecture(claiming, tmp_p
     done = study1.trials
     fingerprints = _fingerprints(done)
     assert len(set(fingerprints)) == len(done) == 2 * rounds
-    assert [t.system_attrs[_attrs.FINGERPRINT] for t in done] == fingerprints
+    assert [t.system_attrs[keys.CLAIM] for t in done] == fingerprints
     model_rounds = rounds - N_INITIAL // 2
     assert sum(claiming.mark in t.system_attrs for t in done) == 2 * model_rounds
 
@@ -245,4 +245,4 @@ def test_a_candidate_another_sampler_claims_meanwhile_is_given_up(claiming, monk
     assert failed == [other[1]]  # the race happened, and sampler 1 gave way
     assert arch != other[1]
     for t, a in ((trial, arch), (other[0], other[1])):
-        assert storage.get_trial_system_attrs(t._trial_id)[_attrs.FINGERPRINT] == a.fingerprint
+        assert storage.get_trial_system_attrs(t._trial_id)[keys.CLAIM] == a.fingerprint

@@ -19,6 +19,7 @@ SCRIPT = textwrap.dedent(
     from pathlib import Path
     import optuna, torch
     import optuna_nas
+    from optuna_nas.workers import storage_from_url
 
     torch.set_num_threads(1)
     url, marker = sys.argv[1], Path(sys.argv[2])
@@ -34,7 +35,7 @@ SCRIPT = textwrap.dedent(
             time.sleep(600)
 
     objective.epoch_callbacks.append(hang)
-    storage = optuna_nas.storage_from_url(url, heartbeat_interval=1, grace_period=2)
+    storage = storage_from_url(url, heartbeat_interval=1, grace_period=2)
     study = optuna_nas.create_study(["error", "params"], storage=storage, study_name="s",
                                     sampler=optuna_nas.LemonadeSampler(space, seed=0, n_initial=2))
     study.optimize(objective, n_trials=10, callbacks=[

@@ -9,6 +9,7 @@ from optuna.trial import TrialState
 
 from optuna_nas import Architecture, DartsSpace, NB201Space, TrainConfig, create_study
 from optuna_nas.objectives import count_params, register_objective
+from optuna_nas.storage import keys
 from optuna_nas.tnd import Reinforce, TradeOff, _state
 from optuna_nas.training import evaluate, load_weights
 from tests.tnd.conftest import tiny_search
@@ -34,7 +35,7 @@ def test_every_scored_architecture_is_a_supernet_trial_with_values_in_metric_ord
         assert t.user_attrs["supernet_images"] == 64
         assert t.user_attrs["tnd:setting"] in settings and t.user_attrs["tnd:stage"] in (0, 1, 2)
     # Trials of the last stage only use ops its shrunk search space still holds.
-    alpha = _state.published(study)[_state.ALPHA]
+    alpha = _state.published(study)[keys.TND_ALPHA]
     for t in trials:
         if t.user_attrs["tnd:stage"] == 2:
             active = alpha[t.user_attrs["tnd:setting"]]
@@ -44,13 +45,13 @@ def test_every_scored_architecture_is_a_supernet_trial_with_values_in_metric_ord
 def test_alpha_stage_and_derived_architectures_are_published(nb201_run):
     study = optuna.load_study(study_name=nb201_run.study_name, storage=nb201_run.storage)
     attrs = _state.published(study)
-    assert attrs[_state.STAGE] == {"index": 2, "n_stages": 3, "ops_per_edge": 2, "status": "done"}
-    assert set(attrs[_state.ALPHA]) == set(nb201_run.search.trade_offs)
-    for alpha in attrs[_state.ALPHA].values():
+    assert attrs[keys.TND_STAGE] == {"index": 2, "n_stages": 3, "ops_per_edge": 2, "status": "done"}
+    assert set(attrs[keys.TND_ALPHA]) == set(nb201_run.search.trade_offs)
+    for alpha in attrs[keys.TND_ALPHA].values():
         assert len(alpha) == 6 and all(len(ops) == 2 for ops in alpha.values())  # shrunk 5->3->2
         assert all(isinstance(v, float) for ops in alpha.values() for v in ops.values())
-    assert [t["name"] for t in attrs[_state.TRADE_OFFS]] == list(nb201_run.search.trade_offs)
-    assert set(attrs[_state.BASELINES]) == set(nb201_run.search.trade_offs)
+    assert [t["name"] for t in attrs[keys.TND_TRADE_OFFS]] == list(nb201_run.search.trade_offs)
+    assert set(attrs[keys.TND_BASELINES]) == set(nb201_run.search.trade_offs)
     dists = _state.read_distributions(study, nb201_run.space)
     for name, arch in _state.read_derived(study).items():
         assert arch == dists[name].most_likely()[0]
@@ -98,7 +99,7 @@ def test_darts_search_with_mixture_weight_training(tiny_data, tmp_path):
     search = tiny_search(study, space, tiny_data, tmp_path, shrink_to=(4,), weight_training="mixture",
                          trade_offs=[TradeOff("small", {"params": 5000}), TradeOff("accurate")])  # fmt: skip
     final = search.run()
-    alpha = _state.published(study)[_state.ALPHA]
+    alpha = _state.published(study)[keys.TND_ALPHA]
     for setting in alpha.values():
         ops = [v for name, v in setting.items() if "/op_" in name]
         inputs = [v for name, v in setting.items() if name.endswith("/inputs")]
@@ -150,7 +151,7 @@ def test_a_failing_final_trial_is_recorded_and_the_run_goes_on(tiny_data, tmp_pa
     final = search.train_derived({"a": archs[0], "b": archs[1]})
     assert [t.state for t in final] == [TrialState.FAIL, TrialState.FAIL]
     assert all("diverged" in t.user_attrs["fail_reason"] for t in final)
-    assert _state.published(study)[_state.STAGE]["status"] == "done"
+    assert _state.published(study)[keys.TND_STAGE]["status"] == "done"
 
 
 def test_bad_studies_and_settings_are_clear_errors(tiny_data, tmp_path):

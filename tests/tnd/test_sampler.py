@@ -13,6 +13,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from optuna_nas import NASObjective, NB201Space, create_study
 from optuna_nas.objectives import count_params
+from optuna_nas.storage import keys
 from optuna_nas.tnd import ArchitectureDistribution, TNDSampler, _state
 from tests.tnd.conftest import FINAL
 
@@ -29,9 +30,9 @@ def test_a_second_worker_samples_from_the_alpha_the_search_published(nb201_run):
                                sampler=TNDSampler(nb201_run.space, seed=1))  # fmt: skip
     before = len(worker.trials)
     worker.optimize(_cost, n_trials=12)
-    alpha = _state.published(worker)[_state.ALPHA]
+    alpha = _state.published(worker)[keys.TND_ALPHA]
     for trial in worker.trials[before:]:
-        setting = trial.system_attrs[_state.SETTING]
+        setting = trial.system_attrs[keys.TND_SETTING]
         for name, op in trial.params.items():  # only ops the shrunk space still holds
             assert op in alpha[setting][f"normal/{name}"]
     # ... and it can train what it draws, like any worker: an ordinary full trial.
@@ -39,7 +40,7 @@ def test_a_second_worker_samples_from_the_alpha_the_search_published(nb201_run):
                              FileSystemArtifactStore(str(nb201_run.artifacts)))  # fmt: skip
     worker.optimize(objective, n_trials=1)
     assert worker.trials[-1].user_attrs["fidelity"] == "full"
-    assert _state.SETTING in worker.trials[-1].system_attrs
+    assert keys.TND_SETTING in worker.trials[-1].system_attrs
 
 
 def test_draws_follow_the_published_probabilities():
@@ -63,7 +64,7 @@ def test_before_anything_is_published_draws_are_uniform():
     study.optimize(_cost, n_trials=40)
     counts = Counter(op for t in study.trials for op in t.params.values())
     assert set(counts) == set(SPACE.ops) and min(counts.values()) > 20  # 48 expected each
-    assert all(_state.SETTING not in t.system_attrs for t in study.trials)
+    assert all(keys.TND_SETTING not in t.system_attrs for t in study.trials)
 
 
 def test_an_unknown_setting_or_space_is_a_clear_error(nb201_run):

@@ -16,7 +16,7 @@ from optuna.trial import TrialState, create_trial
 
 from optuna_nas import NASObjective, NB201Space, TrainConfig, create_study
 from optuna_nas.data import load_data
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 from optuna_nas.training import load_weights, save_weights
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -55,8 +55,8 @@ def _child_of(parent_trial, objective, user_attrs):
                                  values=parent_trial.values, user_attrs=user_attrs))  # fmt: skip
     study.enqueue_trial(SPACE.to_params(ARCH))
     storage, child_id = study._storage, study.trials[1]._trial_id
-    storage.set_trial_system_attr(child_id, _attrs.PARENT_TRIAL, 0)  # as a sampler would
-    storage.set_trial_system_attr(child_id, _attrs.OPERATOR, "test")
+    storage.set_trial_system_attr(child_id, keys.PARENT_TRIAL, 0)  # as a sampler would
+    storage.set_trial_system_attr(child_id, keys.OPERATOR, "test")
     study.optimize(objective, n_trials=1)
     return study.trials[1]
 
@@ -65,7 +65,7 @@ def _plant(root: Path, content: bytes, attrs: dict, with_digest: bool = True) ->
     """Put ``content`` in the store as a new weights artifact; the parent's attrs pointing at it."""
     artifact_id = str(uuid.uuid4())
     (root / artifact_id).write_bytes(content)
-    attrs = {**attrs, _attrs.WEIGHTS_ARTIFACT: artifact_id}
+    attrs = {**attrs, keys.WEIGHTS_ARTIFACT: artifact_id}
     if with_digest:  # an attacker who can also write the storage
         attrs["weights_sha256"] = hashlib.sha256(content).hexdigest()
     return attrs
@@ -85,7 +85,7 @@ def _foreign(tmp_path):
 
 
 def _nan(tmp_path, root, trial):
-    state = load_weights(root / trial.user_attrs[_attrs.WEIGHTS_ARTIFACT])
+    state = load_weights(root / trial.user_attrs[keys.WEIGHTS_ARTIFACT])
     model = SPACE.build(ARCH)
     model.load_state_dict(state)
     with torch.no_grad():
@@ -110,7 +110,7 @@ def test_a_broken_parent_file_trains_the_child_from_scratch_and_says_so(
     parent, tmp_path, case, reason
 ):
     trial, root, objective = parent.trial, parent.root, parent.objective
-    good = (root / trial.user_attrs[_attrs.WEIGHTS_ARTIFACT]).read_bytes()
+    good = (root / trial.user_attrs[keys.WEIGHTS_ARTIFACT]).read_bytes()
     content, digest = {
         "truncated": (good[: len(good) // 2], True),
         "garbage": (b"\x00" * 64 + good, True),
@@ -122,9 +122,9 @@ def test_a_broken_parent_file_trains_the_child_from_scratch_and_says_so(
     }[case]
     attrs = _plant(root, content, trial.user_attrs, with_digest=digest)
     if case == "malformed architecture":
-        attrs[_attrs.ARCH_JSON] = '{"space": "nb201", "normal": [['  # cut short
+        attrs[keys.ARCH_JSON] = '{"space": "nb201", "normal": [['  # cut short
     if case == "missing":
-        (root / attrs[_attrs.WEIGHTS_ARTIFACT]).unlink()
+        (root / attrs[keys.WEIGHTS_ARTIFACT]).unlink()
     child = _child_of(trial, objective, attrs)
     assert child.state == TrialState.COMPLETE
     assert child.user_attrs["inheritance"].startswith(
@@ -182,4 +182,4 @@ def test_children_inherit_through_any_optuna_artifact_store(parent):
     objective = NASObjective(SPACE, data, ["error", "params"], config, store)
     child = _child_of(parent.trial, objective, parent.trial.user_attrs)
     assert child.user_attrs["inheritance"]["copied"] > 0
-    assert (parent.root / child.user_attrs[_attrs.WEIGHTS_ARTIFACT]).exists()
+    assert (parent.root / child.user_attrs[keys.WEIGHTS_ARTIFACT]).exists()

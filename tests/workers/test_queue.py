@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from optuna_nas import NASObjective, NB201Space, TrainConfig, create_study
 from optuna_nas.data import load_data
-from optuna_nas.search import _attrs
+from optuna_nas.storage import keys
 from optuna_nas.workers import WORKER, queue_trials, run_worker, storage_from_url
 from tests.servers import throwaway_study_url
 
@@ -84,8 +84,8 @@ def test_a_killed_childs_retry_still_inherits_from_its_parent(tmp_path):
         # The child, with the lineage a sampler writes, runs in a worker killed mid-training.
         study.enqueue_trial(SPACE.to_params(CHILD))
         child = study.trials[1]._trial_id
-        storage.set_trial_system_attr(child, _attrs.PARENT_TRIAL, 0)
-        storage.set_trial_system_attr(child, _attrs.OPERATOR, "activate_edge")
+        storage.set_trial_system_attr(child, keys.PARENT_TRIAL, 0)
+        storage.set_trial_system_attr(child, keys.OPERATOR, "activate_edge")
         script = _DOOMED_WORKER.format(url=url, name=name, artifacts=tmp_path / "artifacts")
         worker = subprocess.Popen([sys.executable, "-c", script])
         deadline = time.monotonic() + 60
@@ -100,7 +100,7 @@ def test_a_killed_childs_retry_still_inherits_from_its_parent(tmp_path):
         parent, killed, retry = study.trials
         assert killed.state == TrialState.FAIL and retry.state == TrialState.COMPLETE
         assert retry.system_attrs["failed_trial"] == 1 and retry.params == killed.params
-        assert retry.system_attrs[_attrs.PARENT_TRIAL] == 0
+        assert retry.system_attrs[keys.PARENT_TRIAL] == 0
         assert retry.user_attrs["parent_trial"] == 0
         assert retry.user_attrs["operator"] == "activate_edge"
         assert retry.user_attrs["inheritance"]["copied"] > 0  # warm-started from the parent

@@ -1,11 +1,10 @@
-"""ObjectiveModel: exact cheap objectives beside GP-modelled expensive ones."""
+"""ObjectiveModel: exact cheap objectives beside GP-modelled expensive ones, from plain data."""
 
 import numpy as np
-import optuna
 
-from optuna_nas import NB201Space, create_study
+from optuna_nas import NB201Space
 from optuna_nas.objectives import count_params
-from optuna_nas.search import ObjectiveModel, TrialArchitectures, minimised_values
+from optuna_nas.surrogate import ObjectiveModel
 
 SPACE = NB201Space()
 CONV = SPACE.vocabulary.index("nor_conv_3x3")
@@ -16,28 +15,21 @@ def _error(arch):
     return 0.5 - 0.05 * SPACE.to_tokens(arch.canonical()).count(CONV)
 
 
-def _study(n, directions=("error", "params")):
-    study = create_study(list(directions), sampler=optuna.samplers.RandomSampler(seed=0))
+def _history(n):
+    """``n`` random architectures and their (error, params), both minimised."""
     rng = np.random.default_rng(0)
-
-    def objective(trial):
-        arch = SPACE.suggest(trial)
-        return _error(arch) + 0.01 * rng.random(), count_params(arch)
-
-    study.optimize(objective, n_trials=n)
-    return study
+    archs = [SPACE.sample(rng) for _ in range(n)]
+    values = np.array([[_error(a) + 0.01 * rng.random(), count_params(a)] for a in archs])
+    return archs, values
 
 
-def _model(study):
-    complete = TrialArchitectures(SPACE).completed(study.trials)
-    values = minimised_values(study, [t for t, _ in complete])
-    return ObjectiveModel(SPACE, study, complete, values, {"params": count_params},
-                          np.random.default_rng(0)), values  # fmt: skip
+def _model(history):
+    archs, values = history
+    return ObjectiveModel(SPACE, archs, values, {1: count_params}, np.random.default_rng(0)), values
 
 
 def test_cheap_columns_stay_exact_and_expensive_ones_are_denoised():
-    study = _study(30)
-    model, values = _model(study)
+    model, values = _model(_history(30))
     assert model.denoised.shape == values.shape
     assert np.array_equal(model.denoised[:, 1], values[:, 1])
     # The GP's posterior means, in normal scores: ordered like the (noisy) errors.
@@ -45,7 +37,7 @@ def test_cheap_columns_stay_exact_and_expensive_ones_are_denoised():
 
 
 def test_a_better_candidate_of_equal_cost_scores_higher():
-    model, _ = _model(_study(40))
+    model, _ = _model(_history(40))
     full = SPACE.from_nb201_string(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
     )
@@ -59,7 +51,7 @@ def test_a_better_candidate_of_equal_cost_scores_higher():
 
 
 def test_cheap_columns_the_caller_computed_give_the_same_scores():
-    model, _ = _model(_study(30))
+    model, _ = _model(_history(30))
     archs = [SPACE.sample(np.random.default_rng(s)) for s in range(20)]
     exact = np.zeros((len(archs), 2))
     exact[:, 1] = [count_params(a) for a in archs]
@@ -67,8 +59,7 @@ def test_cheap_columns_the_caller_computed_give_the_same_scores():
 
 
 def test_a_bound_caps_the_predicted_objectives_only():
-    study = _study(30)
-    model, _ = _model(study)
+    model, _ = _model(_history(30))
     archs = [SPACE.sample(np.random.default_rng(i)) for i in range(6)]
     free = model.improvement(archs)
     none = np.full((len(archs), 2), np.nan)
@@ -83,14 +74,11 @@ def test_a_bound_caps_the_predicted_objectives_only():
 def test_budgets_let_the_model_tell_more_training_from_a_better_network():
     # Error here depends on the training budget only; the GP must learn that the same
     # architecture trained longer is better.
-    study = _study(30)
-    complete = TrialArchitectures(SPACE).completed(study.trials)
-    budgets = np.tile([1.0, 2.0, 4.0, 8.0, 16.0], 6)[: len(complete)]
-    values = np.column_stack(
-        [0.3 - 0.02 * np.log2(budgets), [count_params(a) for _, a in complete]]
-    )
-    model = ObjectiveModel(SPACE, study, complete, values, {"params": count_params},
-                           np.random.default_rng(0), budgets=budgets)  # fmt: skip
+    archs, _ = _history(30)
+    budgets = np.tile([1.0, 2.0, 4.0, 8.0, 16.0], 6)
+    values = np.column_stack([0.3 - 0.02 * np.log2(budgets), [count_params(a) for a in archs]])
+    model = ObjectiveModel(SPACE, archs, values, {1: count_params}, np.random.default_rng(0),
+                           budgets=budgets)  # fmt: skip
     gp = model._models[0]
-    arch = [complete[0][1]]
+    arch = [archs[0]]
     assert gp.predict(arch, [16.0])[0][0] < gp.predict(arch, [1.0])[0][0]

@@ -34,7 +34,6 @@ works unchanged.
 
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Sequence
 
@@ -43,6 +42,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.stats import norm, rankdata
 
 from optuna_nas.encoding import Architecture, BaseSpace
+from optuna_nas.surrogate._features import token_counts, token_features
 
 _COMPOSITION = (0.0, 1.0, 2.0)
 _WEIGHTS = (0.2, 0.5, 0.8)
@@ -52,34 +52,6 @@ _BUDGET = (0.0, 1.0, 2.0)
 """Scales of the budget feature tried when the fitted points' budgets differ."""
 _GRID_POINTS = 120
 """Hyperparameters are chosen on at most this many points (a Cholesky per grid point)."""
-
-
-@functools.lru_cache(maxsize=65536)
-def _canonical_tokens(space: BaseSpace, arch: Architecture) -> tuple[int, ...]:
-    # Keyed by the canonical fingerprint (Architecture's hash): equal networks share it,
-    # and a sampler re-reading thousands of trials per call computes each once.
-    return tuple(space.to_tokens(arch.canonical()))
-
-
-def token_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarray:
-    """One-hot ``(n, L * V)`` features of the canonical token sequences of ``archs``."""
-    tokens = np.array([_canonical_tokens(space, a) for a in archs], dtype=int)
-    tokens = tokens.reshape(len(archs), -1)
-    width = len(space.vocabulary)
-    features = np.zeros((len(archs), tokens.shape[1] * width))
-    rows = np.arange(len(archs))[:, None]
-    features[rows, np.arange(tokens.shape[1]) * width + tokens] = 1.0
-    return features
-
-
-def composition_features(space: BaseSpace, archs: Sequence[Architecture]) -> np.ndarray:
-    """``(n, V)`` counts of each vocabulary token in the canonical token sequences."""
-    return _counts(space, token_features(space, archs))
-
-
-def _counts(space: BaseSpace, onehot: np.ndarray) -> np.ndarray:
-    """Token counts from one-hot features: the sum over positions."""
-    return onehot.reshape(len(onehot), -1, len(space.vocabulary)).sum(axis=1)
 
 
 def normal_scores(values: np.ndarray) -> np.ndarray:
@@ -147,7 +119,7 @@ class ArchitectureGP:
         rng = rng or np.random.default_rng(0)
         keep = _subsample(self.targets, max_points, rng)
         self._onehot = token_features(space, [archs[i] for i in keep])
-        self._counts = _counts(space, self._onehot)
+        self._counts = token_counts(space, self._onehot)
         self._budget_floor = None
         if budgets is not None and np.ptp(budgets) > 0:
             self._budget_floor = float(np.min(budgets))
@@ -209,7 +181,7 @@ class ArchitectureGP:
             return np.zeros(0), np.zeros(0)
         onehot = token_features(self._space, archs)
         budget = self._budget_feature(budgets, len(archs))
-        x = _features(onehot, _counts(self._space, onehot), self._c, budget, self._b)
+        x = _features(onehot, token_counts(self._space, onehot), self._c, budget, self._b)
         sq = (x**2).sum(axis=1)
         cross = self._k(x, sq)
         mean = cross @ self._alpha

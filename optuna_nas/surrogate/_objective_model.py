@@ -1,46 +1,45 @@
-"""The study's objectives for unevaluated architectures: cheap ones exact, the rest modelled."""
+"""The objectives of unevaluated architectures: cheap ones exact, the rest modelled."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-import optuna
-from optuna.trial import FrozenTrial
 
 from optuna_nas.encoding import Architecture, BaseSpace
-from optuna_nas.search._history import CheapObjective
-from optuna_nas.search._improvement import improvement_scores
-from optuna_nas.search._surrogate import ArchitectureGP
+from optuna_nas.surrogate._gp import ArchitectureGP
+from optuna_nas.surrogate._improvement import improvement_scores
 
 
 class ObjectiveModel:
-    """Exact cheap objectives and GP-predicted expensive ones, in the study's columns.
+    """Exact cheap objectives and GP-predicted expensive ones, column by column.
 
-    Each expensive objective gets an :class:`ArchitectureGP` fitted to the completed
-    trials. Expensive columns are in the GP's normal-score scale, for the evaluated
-    trials (:attr:`denoised`: posterior means) and for candidates alike, so
-    hypervolume improvements compare like with like; cheap columns keep their values.
+    Each expensive objective (a column of ``values`` not in ``exact``) gets an
+    :class:`ArchitectureGP` fitted to the evaluated architectures. Expensive columns
+    are in the GP's normal-score scale, for the evaluated architectures
+    (:attr:`denoised`: posterior means) and for candidates alike, so hypervolume
+    improvements compare like with like; exact columns keep their values.
 
     Parameters
     ----------
     space:
         The search space.
-    study:
-        The study (its directions and metric names).
-    complete:
-        Completed trials with their architectures.
+    archs:
+        The evaluated architectures.
     values:
-        ``(len(complete), n_objectives)`` minimised values of those trials.
-    cheap:
-        Study metric name -> exact function, for the objectives known before training.
+        ``(len(archs), n_objectives)`` their objective values, all minimised
+        (maximised objectives negated).
+    exact:
+        Column -> function giving that column's minimised value of any architecture,
+        for the objectives known before training (a parameter count).
     rng:
         Source of the GPs' subsamples.
     budgets:
-        Training epochs behind each completed trial's values (its ancestors' too when
-        it was warm-started); ``None`` when all trained alike. The GPs then see each
-        point's budget, so a small network with a long lineage of warm starts is not
-        taken for a better architecture than larger ones that trained less.
+        Training epochs behind each evaluated architecture's values (its ancestors'
+        too when it was warm-started); ``None`` when all trained alike. The GPs then
+        see each point's budget, so a small network with a long lineage of warm
+        starts is not taken for a better architecture than larger ones that trained
+        less.
 
     Attributes
     ----------
@@ -51,19 +50,14 @@ class ObjectiveModel:
     def __init__(
         self,
         space: BaseSpace,
-        study: optuna.Study,
-        complete: Sequence[tuple[FrozenTrial, Architecture]],
+        archs: Sequence[Architecture],
         values: np.ndarray,
-        cheap: Mapping[str, CheapObjective],
+        exact: Mapping[int, Callable[[Architecture], float]],
         rng: np.random.Generator,
         budgets: Sequence[float] | None = None,
     ) -> None:
-        names = study.metric_names or [f"values_{m}" for m in range(values.shape[1])]
-        archs = [a for _, a in complete]
-        self._signs = np.array(
-            [1.0 if d == optuna.study.StudyDirection.MINIMIZE else -1.0 for d in study.directions]
-        )
-        self._cheap = {m: cheap[n] for m, n in enumerate(names) if n in cheap}
+        archs = list(archs)
+        self._cheap = {m: exact[m] for m in range(values.shape[1]) if m in exact}
         self._models = {
             m: ArchitectureGP(space, archs, values[:, m], rng=rng, budgets=budgets)
             for m in range(values.shape[1])
@@ -72,11 +66,6 @@ class ObjectiveModel:
         self.denoised = values.copy()
         for m, model in self._models.items():
             self.denoised[:, m] = model.predict(archs, budgets)[0]
-        self._rows = {trial.number: i for i, (trial, _) in enumerate(complete)}
-
-    def denoised_of(self, trial: FrozenTrial) -> np.ndarray:
-        """The de-noised values of one of the completed trials the model was fitted to."""
-        return self.denoised[self._rows[trial.number]]
 
     def improvement(
         self,
@@ -90,7 +79,7 @@ class ObjectiveModel:
 
         Expensive objectives are scored ``optimism`` predictive deviations better than
         their posterior mean. ``exact``: ``(len(archs), n_objectives)`` minimised values
-        whose cheap columns the caller already computed (a FLOP count runs the
+        whose exact columns the caller already computed (a FLOP count runs the
         network); the other columns are ignored. ``budgets``: the epochs each will
         have trained for (a warm-started child: its parent's and its own).
         ``at_most``: ``(len(archs), n_objectives)`` bounds on the posterior means of the
@@ -104,7 +93,7 @@ class ObjectiveModel:
             if exact is not None:
                 points[:, m] = exact[:, m]
             else:
-                points[:, m] = self._signs[m] * np.array([function(a) for a in archs])
+                points[:, m] = np.array([function(a) for a in archs])
         for m, model in self._models.items():
             mean, std = model.predict(archs, budgets)
             if at_most is not None:

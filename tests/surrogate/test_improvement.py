@@ -1,6 +1,6 @@
 import numpy as np
 
-from optuna_nas.search import improvement_scores
+from optuna_nas.surrogate import improvement_scores
 
 OBSERVED = np.array([[0.1, 3.0], [0.2, 2.0], [0.3, 1.0], [0.5, 2.5]])
 BOTH = np.array([True, True])
