@@ -1,4 +1,4 @@
-"""Storage URLs for shared studies: RDB with a heartbeat, or a Redis journal."""
+"""Storage URLs for shared studies: RDB or a Redis journal, each with a heartbeat."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+from optuna_nas.storage._journal import HeartbeatJournalStorage
 
 # URL scheme -> (module the driver imports, how to install it).
 _DRIVERS = {
@@ -35,21 +37,24 @@ def storage_from_url(
 ) -> optuna.storages.BaseStorage:
     """Open the Optuna storage of a URL, checking that it is reachable.
 
-    RDB storages (``sqlite:``, ``postgresql://``, ``mysql://``) get a heartbeat: a
-    trial whose worker stops beating for ``grace_period`` seconds (a killed process,
-    a lost machine) becomes FAIL when another worker next looks, and a copy of it —
-    same params, same lineage system attrs — is queued again
-    (:class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`). ``redis://`` URLs
-    open a :class:`~optuna.storages.JournalStorage` on a Redis backend, the same
-    storage ``optuna-dashboard redis://...`` reads (``?prefix=NAME`` keeps several
-    journals in one Redis database); journal storages have no heartbeat.
+    Every storage gets a heartbeat: a trial whose worker stops beating for
+    ``grace_period`` seconds (a killed process, a lost machine) becomes FAIL when
+    another worker next looks, and a copy of it — same params, same lineage system
+    attrs — is queued again (:class:`~optuna.storages.RetryHeartbeatStaleTrialCallback`).
+    RDB storages (``sqlite:``, ``postgresql://``, ``mysql://``) keep it in the
+    database. ``redis://`` URLs open a :class:`~optuna.storages.JournalStorage` on a
+    Redis backend, the same storage ``optuna-dashboard redis://...`` reads
+    (``?prefix=NAME`` keeps several journals in one Redis database); Optuna has no
+    heartbeat for journals, so ours records each beat in the journal
+    (:class:`~optuna_nas.storage._journal.HeartbeatJournalStorage`), and a trial is stale once a watching worker has seen no new
+    beat for ``grace_period`` seconds of its own clock (no clocks are compared).
 
     Parameters
     ----------
     url:
         The storage URL. ``mysql://`` uses PyMySQL when MySQLdb is not installed.
     heartbeat_interval:
-        Seconds between heartbeats of a running trial (RDB only).
+        Seconds between heartbeats of a running trial.
     grace_period:
         Seconds without a heartbeat after which a trial is stale (default ``2 *
         heartbeat_interval``).
@@ -76,7 +81,7 @@ def storage_from_url(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if scheme in ("redis", "rediss"):
-                return _redis_journal(url)
+                return _redis_journal(url, heartbeat_interval, grace_period, max_retry)
             if scheme == "sqlite" or scheme.startswith(("postgresql", "mysql")):
                 return optuna.storages.RDBStorage(
                     url,
@@ -97,14 +102,19 @@ def storage_from_url(
     raise ValueError(f"unsupported storage URL {shown!r}; use {_URL_FORMS}.")
 
 
-def _redis_journal(url: str) -> optuna.storages.JournalStorage:
+def _redis_journal(
+    url: str, heartbeat_interval: int, grace_period: int | None, max_retry: int | None
+) -> optuna.storages.JournalStorage:
     from optuna.storages.journal import JournalRedisBackend
 
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     prefix = query.pop("prefix", [""])[0]
     url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
-    return optuna.storages.JournalStorage(JournalRedisBackend(url, prefix=prefix))
+    backend = JournalRedisBackend(url, prefix=prefix)
+    return HeartbeatJournalStorage(backend, heartbeat_interval=heartbeat_interval,
+                                   grace_period=grace_period,
+                                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry))  # fmt: skip
 
 
 def hide_password(url: str) -> str:
