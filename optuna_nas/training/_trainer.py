@@ -139,9 +139,9 @@ def train(
     if teacher is not None:
         teacher.to(device).eval()
     amp = _use_amp(config, device)
-    flip = config.flip if config.flip is not None else data.flip
-    translate = config.translate if config.augments() else 0
-    flip = flip and config.augments()
+    augments = config.augments()
+    translate = config.translate if augments else 0
+    flip = augments and (data.flip if config.flip is None else config.flip)
 
     n = len(data.train_y)
     batch_size = min(config.batch_size, n)
