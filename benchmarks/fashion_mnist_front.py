@@ -1,9 +1,13 @@
 """A found front against hand-made networks: Fashion-MNIST, the same final recipe for all.
 
 Run: ``python -m benchmarks.fashion_mnist_front`` (``--scale cpu``, the default: 40 min
-of search and an estimated 50-70 min of final trainings on 2 CPU cores) or
+of search and about an hour of final trainings on 2 CPU cores; 4 final epochs keep the
+run within 2 hours: one-thread epochs over 60 k images take 5-9 min for VGG-small and
+MobileNetV2) or
 ``python -m benchmarks.fashion_mnist_front --scale gpu`` (one CUDA GPU: 60 min of search,
-then an estimated 20-40 min); any option overrides its preset.
+then an estimated 20-40 min); any option overrides its preset. A stopped run resumes
+in the same ``--out-dir``: the search goes on for what is left of its budget, finished
+final trainings are kept.
 
 One run does three things and reports them side by side:
 
@@ -33,7 +37,9 @@ against params (``<out>.png`` beside ``<out>``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import json
 import os
 import statistics
 import tempfile
@@ -69,8 +75,8 @@ STUDY = "front"
 PRESETS = {
     "cpu": {"dataset": "fashion-mnist", "channels": "8,16", "cells": "1", "epochs": 1,
             "train_size": None, "val_size": 5000, "batch_size": 64, "lr": 0.08,
-            "search_budget": 2400.0, "n_initial": 8, "final_epochs": 8,
-            "final_train_size": None, "max_front": 8, "seed": 0, "device": "cpu",
+            "search_budget": 2400.0, "n_initial": 8, "final_epochs": 4,
+            "final_train_size": None, "max_front": 6, "seed": 0, "device": "cpu",
             "baselines": "lenet5,resnet20-8,vgg-small,mobilenetv2-0.35", "workers": 2},
     "gpu": {"dataset": "fashion-mnist", "channels": "8,16,32", "cells": "1,2,3", "epochs": 5,
             "train_size": None, "val_size": 5000, "batch_size": 256, "lr": 0.08,
@@ -79,6 +85,9 @@ PRESETS = {
             "baselines": ",".join(BASELINES), "workers": 1},
 }  # fmt: skip
 """Defaults of ``--scale``; ``None`` sizes mean all images."""
+SEARCH_KEYS = ("dataset", "channels", "cells", "epochs", "train_size", "val_size", "batch_size",
+               "lr", "search_budget", "n_initial", "seed", "device")  # fmt: skip
+"""The options that define the search: a resumed run must give the same."""
 SEARCH_TEST_SIZE = 2000
 """Test images the search scores each trial on (a user attr only; nothing uses it here)."""
 
@@ -208,13 +217,25 @@ def final_data_of(opts: dict):  # noqa: ANN201
 
 def search(opts: dict, storage: str, artifacts: str) -> tuple[optuna.Study, float, int]:
     """The LEMONADE search for ``search_budget`` s; the study, its wall-clock and its
-    number of training images."""
+    number of training images.
+
+    A study already in ``storage`` (a stopped run) searches only for what is left of the
+    budget: the time from its first trial's start to its last trial's end is spent."""
     space = NB201Space(channels=_ints(opts["channels"]), cells=_ints(opts["cells"]))
     data = load_data(opts["dataset"], val_size=opts["val_size"], seed=opts["seed"],
                      train_size=opts["train_size"], test_size=SEARCH_TEST_SIZE,
                      device=opts["device"])  # fmt: skip
     sampler = LemonadeSampler(space, seed=opts["seed"], n_initial=opts["n_initial"])
     study = create_study(OBJECTIVES, storage=storage, study_name=STUDY, sampler=sampler)
+    settings = {key: opts[key] for key in SEARCH_KEYS}
+    if study.user_attrs.setdefault("bench:search", settings) != settings:
+        old = study.user_attrs["bench:search"]
+        changed = [f"--{k.replace('_', '-')} {old.get(k)} (now {settings[k]})"
+                   for k in SEARCH_KEYS if old.get(k) != settings[k]]  # fmt: skip
+        raise SystemExit(f"{storage} was searched with {', '.join(changed)}: pass the same "
+                         "options to resume it, or another --out-dir.")  # fmt: skip
+    study.set_user_attr("bench:search", settings)
+    spent = _spent(study)
     recipe = TrainConfig(epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
                          seed=opts["seed"], device=opts["device"])  # fmt: skip
     objective = NASObjective(space, data, OBJECTIVES, recipe, FileSystemArtifactStore(artifacts))
@@ -225,9 +246,20 @@ def search(opts: dict, storage: str, artifacts: str) -> tuple[optuna.Study, floa
             f"error {trial.values[0]:.4f}, params {trial.values[1]:,.0f}")  # fmt: skip
         print(f"  search {time.time() - start:6.0f}s trial {trial.number}: {values}", flush=True)
 
-    # No `catch`: NASObjective fails known problems (divergence, memory) as FAIL itself.
-    study.optimize(objective, timeout=opts["search_budget"], callbacks=[progress])
-    return study, time.time() - start, len(data.train_y)
+    if spent:
+        print(f"  search resumed: {len(study.trials)} trials, {spent:.0f} s of "
+              f"{opts['search_budget']:.0f} s spent", flush=True)  # fmt: skip
+    if opts["search_budget"] - spent > 0:
+        # No `catch`: NASObjective fails known problems (divergence, memory) as FAIL itself.
+        study.optimize(objective, timeout=opts["search_budget"] - spent, callbacks=[progress])
+    return study, spent + time.time() - start, len(data.train_y)
+
+
+def _spent(study: optuna.Study) -> float:
+    """Seconds from the first trial's start to the last trial's end (0: no trial)."""
+    starts = [t.datetime_start for t in study.trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in study.trials if t.datetime_complete is not None]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
 
 
 def spread(trials: list[FrozenTrial], k: int) -> list[FrozenTrial]:
@@ -279,6 +311,14 @@ def train_job(job: tuple[str, str | int], opts: dict, config: TrainConfig) -> Ro
         a = record.user_attrs
         return Row(f"trial {key}", a["params"], a["flops"], a["latency_ms"], a["test_accuracy"],
                    a["train_seconds"])  # fmt: skip
+    kept = os.path.join(opts["out_dir"], "baselines", f"{key}.json")
+    recipe = repr(config)
+    if os.path.exists(kept):
+        with open(kept) as f:
+            earlier = json.load(f)
+        if earlier["config"] == recipe:
+            print(f"  final baseline {key}: kept from an earlier run", flush=True)
+            return Row(**earlier["row"])
     torch.manual_seed(config.seed)  # as retrain starts every architecture
     model = BASELINES[key](data.input_shape[0], data.num_classes)
     params, flops = module_cost(model, data.input_shape)
@@ -287,7 +327,11 @@ def train_job(job: tuple[str, str | int], opts: dict, config: TrainConfig) -> Ro
         result, accuracy = train_final(model, data, config, on_epoch=progress)
     except (TrainingDiverged, torch.OutOfMemoryError, MemoryError) as exc:  # as retrain does
         return f"{key}: final training failed ({type(exc).__name__}: {exc})"
-    return Row(key, params, flops, latency, accuracy, result.seconds)
+    row = Row(key, params, flops, latency, accuracy, result.seconds)
+    os.makedirs(os.path.dirname(kept), exist_ok=True)
+    with open(kept, "w") as f:
+        json.dump({"config": recipe, "row": dataclasses.asdict(row)}, f)
+    return row
 
 
 def run_final(jobs: list[tuple[str, str | int]], opts: dict, config: TrainConfig,
@@ -386,7 +430,8 @@ def parse(argv: list[str] | None) -> dict:
     p.add_argument(
         "--out-dir",
         default=os.path.join(tempfile.gettempdir(), "fashion_mnist_front"),
-        help="where the study (study.db) and the weights go; must not hold a study",
+        help="where the study (study.db), the weights and finished baselines go; a run "
+        "stopped there resumes with the same options",
     )
     ns = vars(p.parse_args(argv))
     opts = PRESETS[ns["scale"]] | ns
@@ -409,8 +454,7 @@ def main(argv: list[str] | None = None) -> tuple[str, str]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     os.makedirs(opts["out_dir"], exist_ok=True)
     db = os.path.join(opts["out_dir"], "study.db")
-    if os.path.exists(db):
-        raise SystemExit(f"{db} exists: pass another --out-dir or delete it.")
+    resumed = os.path.exists(db)  # a stopped run: what it finished is kept
     opts["storage"] = f"sqlite:///{db}"
     opts["artifacts"] = os.path.join(opts["out_dir"], "artifacts")
     os.makedirs(opts["artifacts"], exist_ok=True)
@@ -419,7 +463,11 @@ def main(argv: list[str] | None = None) -> tuple[str, str]:
     all_trials = study.get_trials(deepcopy=False)
     front = spread(choose_trials(study), opts["max_front"])
     config = study_config(study, opts["final_epochs"])
-    create_study(OBJECTIVES, storage=opts["storage"], study_name=final_study_name(STUDY))
+    final = create_study(OBJECTIVES, storage=opts["storage"], study_name=final_study_name(STUDY))
+    done = final.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if other := sorted({t.user_attrs.get("epochs") for t in done} - {config.epochs}, key=str):
+        raise SystemExit(f"{db} holds final trainings of {other} epochs: pass --final-epochs "
+                         f"{other[0]} to resume it, or another --out-dir.")  # fmt: skip
     data = final_data_of(opts)
     baselines = opts["baselines"].split(",")
     cost = {("front", t.number): t.user_attrs["flops"] for t in front}
@@ -434,6 +482,11 @@ def main(argv: list[str] | None = None) -> tuple[str, str]:
         results["baseline", n] for n in baselines if isinstance(results["baseline", n], Row)
     ]
     notes = [r for r in results.values() if isinstance(r, str)]
+    if resumed:
+        notes.append(f"Resumed from a stopped run in the same --out-dir: the search was not "
+                     f"redone ({len(all_trials)} trials), finished final trainings were kept; "
+                     "the wall-clock above counts the search's own span and this run's final "
+                     "trainings.")  # fmt: skip
     facts = {
         "command": opts["command"], "load": (load, os.getloadavg()[0]), "config": config,
         "search_s": search_s, "final_s": time.time() - final_start,

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--sampler",
         default="lemonade",
+        # optuna_nas.samplers.SAMPLER_NAMES, spelled out: importing it loads torch for --help
+        choices=("lemonade", "nao", "tnd", "random", "tpe", "nsga2"),
         help="lemonade (default), nao, tnd, or Optuna's random, tpe, nsga2 (tnd: TND-NAS supernet "
         "search, then --n-trials derived architectures trained in full; --epochs per search stage "
         "and per trial)",
@@ -253,7 +255,8 @@ def _storage_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``optuna-nas ARGV``: 0 on success, 2 for bad input (one line on stderr), 3 storage lost."""
+    """``optuna-nas ARGV``: 0 on success, 1 when every trial of a search failed, 2 for bad input
+    (one line on stderr), 3 storage lost."""
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)

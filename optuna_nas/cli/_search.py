@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import subprocess
@@ -64,6 +65,11 @@ def run_search(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--{option.replace('_', '-')} must be >= 1, got {getattr(args, option)}."
             )
+    if args.sampler == "tnd" and args.workers > 1:  # before any storage is opened or created
+        raise ValueError(
+            "--workers does not apply to --sampler tnd: one process trains the supernet. Run "
+            "it with --workers 1; extra workers can draw from its α with TNDSampler."
+        )
     if args.threads is None and args.workers > 1:
         args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the CPUs
     if args.n_initial is not None and args.sampler in ("random", "tnd"):
@@ -95,6 +101,7 @@ def run_search(args: argparse.Namespace) -> int:
         f"study [bold]{study_name}[/] in {hide_password(args.storage)}: {done} finished trial(s), "
         f"{max(0, args.n_trials - done)} to go; {space!r} on {objective.data!r}"
     )
+    started = datetime.datetime.now()
     helpers = [_spawn_worker(args, study_name, i) for i in range(1, args.workers)]
     try:
         work(study, objective, args, console, total=args.n_trials)
@@ -104,6 +111,23 @@ def run_search(args: argparse.Namespace) -> int:
         raise
     finally:
         _join(helpers, console)
+    failed = _failed_since(study, started)
+    if failed and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        console.print(
+            f"optuna-nas search: error: all {len(failed)} trial(s) of this run failed; "
+            f"{_reason(failed[-1])}. Fix that and run the same command again: the study "
+            "resumes where it stopped.",
+            markup=False,
+            highlight=False,
+        )
+        return 1
+    if failed:
+        console.print(
+            f"note: {len(failed)} trial(s) failed ({_reason(failed[-1])}); the others carried "
+            "on. Run the same command again to replace them.",
+            markup=False,
+            highlight=False,
+        )
     from optuna_nas.report import save_study_report
 
     save_study_report(study, objective.artifact_store)
@@ -114,6 +138,19 @@ def run_search(args: argparse.Namespace) -> int:
         f"--artifact-dir {args.artifact_dir}[/]"
     )
     return 0
+
+
+def _failed_since(study: optuna.Study, started: datetime.datetime) -> list:
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if t.datetime_start is not None and t.datetime_start >= started]  # fmt: skip
+
+
+def _reason(trial: optuna.trial.FrozenTrial) -> str:
+    """Why a trial failed: our recorded reason, else the exception Optuna recorded."""
+    reason = trial.user_attrs.get(keys.FAIL_REASON) or trial.system_attrs.get("fail_reason")
+    if not reason:
+        return f"trial {trial.number} failed without a recorded reason"
+    return f"trial {trial.number}: {str(reason).splitlines()[-1][:300]}"
 
 
 def default_study_name(args: argparse.Namespace) -> str:

@@ -39,11 +39,6 @@ def run_tnd(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     specs = [get_objective(name) for name in args.objectives]  # unknown names fail first
-    if args.workers > 1:
-        raise ValueError(
-            "--workers does not apply to --sampler tnd: one process trains the supernet. Run "
-            "it with --workers 1; extra workers can draw from its α with TNDSampler."
-        )
     if args.threads:
         torch.set_num_threads(args.threads)
     sampler = TNDSampler(space, seed=args.seed)  # a space TND-NAS cannot search fails here

@@ -11,6 +11,7 @@ networks -> encoding.
 from __future__ import annotations
 
 import abc
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,12 @@ class BaseSpace(abc.ABC):
 
     def from_tokens(self, tokens: Sequence[int]) -> Architecture:
         """Inverse of :meth:`to_tokens`; ``ValueError`` names an invalid token position."""
-        tokens = [int(t) for t in tokens]
+        try:
+            tokens = [operator.index(t) for t in tokens]
+        except TypeError:
+            raise ValueError(
+                f"{self!r}: tokens must be a sequence of integers, got {tokens!r}."
+            ) from None
         if len(tokens) != self.sequence_length:
             raise ValueError(
                 f"{self!r}: token sequence has length {len(tokens)}, expected {self.sequence_length}."

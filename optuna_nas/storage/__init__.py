@@ -4,7 +4,9 @@ Every worker, a restarted process and the dashboard rebuild the search from stor
 alone. :mod:`optuna_nas.storage.keys` names every attr written there (and the trial
 record every writer of trials shares); the functions below are the only code that
 reaches past Optuna's public API into the storage (a sampler writing a running
-trial's system attrs, a worker popping a queued trial).
+trial's system attrs, a worker popping a queued trial), and
+:class:`HeartbeatJournalStorage` gives a journal storage (Redis) the heartbeat that
+Optuna gives only RDB storages, so a killed worker's trial is failed and retried.
 """
 
 from optuna_nas.storage import keys
@@ -32,9 +34,11 @@ from optuna_nas.storage._access import (
     write_study_system_attr,
     write_trial_system_attr,
 )
+from optuna_nas.storage._journal import HeartbeatJournalStorage
 
 __all__ = [
     "CLAIMING_STATES",
+    "HeartbeatJournalStorage",
     "cached_trials",
     "claim_fingerprint",
     "complete_trial",

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-from optuna_nas.storage._journal import HeartbeatJournalStorage
+from optuna_nas.storage import HeartbeatJournalStorage
 
 # URL scheme -> (module the driver imports, how to install it).
 _DRIVERS = {
@@ -46,7 +46,7 @@ def storage_from_url(
     Redis backend, the same storage ``optuna-dashboard redis://...`` reads
     (``?prefix=NAME`` keeps several journals in one Redis database); Optuna has no
     heartbeat for journals, so ours records each beat in the journal
-    (:class:`~optuna_nas.storage._journal.HeartbeatJournalStorage`), and a trial is stale once a watching worker has seen no new
+    (:class:`~optuna_nas.storage.HeartbeatJournalStorage`), and a trial is stale once a watching worker has seen no new
     beat for ``grace_period`` seconds of its own clock (no clocks are compared).
 
     Parameters

@@ -84,13 +84,14 @@ def test_baselines_build_run_and_have_the_stated_size(name, shape):
 
 @pytest.mark.slow
 def test_a_tiny_run_searches_retrains_trains_the_baselines_and_reports(tmp_path):
-    md, png = main([
+    argv = [
         "--dataset", "synthetic", "--search-budget", "3", "--channels", "4", "--cells", "1",
         "--epochs", "1", "--train-size", "200", "--val-size", "100", "--n-initial", "2",
         "--final-epochs", "1", "--final-train-size", "200", "--baselines", "lenet5,resnet20-8",
         "--workers", "2", "--threads", "1", "--out", str(tmp_path / "front.md"),
         "--out-dir", str(tmp_path / "run"),
-    ])  # fmt: skip
+    ]  # fmt: skip
+    md, png = main(argv)
     text = Path(md).read_text()
     assert "--dataset synthetic" in text and "--final-epochs 1" in text
     assert "final trainings on 300 (train + validation), scored on all 600 test images" in text
@@ -101,5 +102,17 @@ def test_a_tiny_run_searches_retrains_trains_the_baselines_and_reports(tmp_path)
     final = optuna.load_study(study_name="front:final", storage=storage)
     records = final.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert records and all(t.user_attrs["epochs"] == 1 for t in records)
-    with pytest.raises(SystemExit, match="exists"):  # never searches into an old study
-        main(["--dataset", "synthetic", "--out-dir", str(tmp_path / "run")])
+    # Run again in the same --out-dir: nothing is searched or trained again.
+    search = optuna.load_study(study_name="front", storage=storage)
+    n_trials = len(search.trials)
+    md, _ = main(argv)
+    assert len(optuna.load_study(study_name="front", storage=storage).trials) == n_trials
+    assert len(optuna.load_study(study_name="front:final", storage=storage).trials) == len(
+        final.trials
+    )
+    assert "Resumed from a stopped run" in Path(md).read_text()
+    # ... and other search settings or another final recipe are refused, naming them.
+    with pytest.raises(SystemExit, match=r"--epochs 1 \(now 2\)"):
+        main([*argv, "--epochs", "2"])
+    with pytest.raises(SystemExit, match="--final-epochs 1 to resume"):
+        main([*argv, "--final-epochs", "2"])

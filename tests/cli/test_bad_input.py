@@ -123,6 +123,14 @@ CASES = [
     ("search", "malformed", ["--storage", "postgresql://u@h:abc/x"], "--storage"),
     ("search", "malformed", ["--storage", "redis://h:port/0"], "--storage"),
     ("search", "foreign", ["--storage", "{db}", "--study-name", "plain"], "plain Optuna study"),
+    ("search", "wrong type", ["--sampler", "darts"], "--sampler"),
+    # search --sampler tnd (TND-NAS's own driver)
+    ("search", "tnd", ["--sampler", "tnd", "--workers", "2"], "--workers does not apply"),
+    ("search", "tnd", ["--sampler", "tnd", "--n-trials", "0"], "--n-trials"),
+    ("search", "tnd", ["--sampler", "tnd", "--epochs", "0"], "--epochs"),
+    ("search", "tnd", ["--sampler", "tnd", "--storage", UNREACHABLE], "cannot open storage"),
+    ("search", "tnd", ["--sampler", "tnd", "--storage", "{db}", "--study-name", "plain"],
+     "plain Optuna study"),
     # worker
     ("worker", "zero", [*S, "--threads", "0"], "--threads"),
     ("worker", "negative", [*S, "--seed", "-1"], "--seed"),
@@ -249,6 +257,15 @@ def test_every_verb_is_in_the_matrix():
     for verb in verbs:  # each verb: every kind of bad value that applies to it
         kinds = {kind for v, kind, *_ in CASES if v == verb}
         assert {"path", "unreachable", "malformed"} <= kinds, verb
+
+
+def test_the_sampler_choices_are_the_samplers_make_sampler_knows():
+    from optuna_nas.cli import build_parser
+    from optuna_nas.samplers import SAMPLER_NAMES
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    (sampler,) = [a for a in sub.choices["search"]._actions if a.dest == "sampler"]
+    assert set(sampler.choices) == set(SAMPLER_NAMES)
 
 
 def test_export_reads_the_artifact_dir_the_search_recorded(searched, tmp_path, monkeypatch, capsys):

@@ -62,7 +62,7 @@ def test_search_resume_front_and_export(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--sampler", "bogus"], "unknown sampler 'bogus'"),
+        (["--sampler", "bogus"], "argument --sampler: invalid choice: 'bogus'"),
         (["--objectives", "error,size"], "unknown objective 'size'"),
         (["--dataset", "nope"], "unknown dataset 'nope'"),
         (

@@ -149,3 +149,18 @@ def test_from_params_with_one_value_changed_raises_value_error(space, data):
                         st.lists(st.integers(), max_size=30)))  # fmt: skip
 def test_from_tokens_raises_only_value_error_on_any_int_sequence(space, tokens):
     _raises_value_error_with_message(space.from_tokens, tokens)
+
+
+_NOT_TOKENS = st.one_of(
+    st.none(),
+    st.floats(),
+    st.text(max_size=30),
+    st.lists(st.one_of(st.none(), st.floats(), st.text(max_size=3), st.booleans()), max_size=30),
+)
+
+
+@pytest.mark.parametrize("space", SPACES, ids=repr)
+@PROPERTY
+@given(tokens=_NOT_TOKENS)
+def test_from_tokens_raises_only_value_error_on_anything(space, tokens):
+    _raises_value_error_with_message(space.from_tokens, tokens)
