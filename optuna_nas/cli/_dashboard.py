@@ -9,7 +9,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from optuna_nas.cli._recorded import open_existing_storage, recorded_artifact_dirs
+from optuna_nas.cli._recorded import is_ours, open_existing_storage, recorded_artifact_dirs
 from optuna_nas.storage import study_id
 from optuna_nas.workers import hide_password
 
@@ -38,6 +38,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
         )
     directory = args.artifact_dir or _artifact_dir(storage)
     store = None if directory is None else FileSystemArtifactStore(directory)
+    _update_reports(storage, studies, store)
     app = wsgi(storage, artifact_store=store)
     try:
         server = make_server(HOST, args.port, app, _Server, handler_class=_QuietHandler)
@@ -58,6 +59,33 @@ def run_dashboard(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _update_reports(
+    storage: optuna.storages.BaseStorage,
+    studies: list[optuna.study.StudySummary],
+    store: FileSystemArtifactStore | None,
+) -> None:
+    """Bring each optuna-nas study's report up to date; plain Optuna studies are left alone.
+
+    Trials finished since the last report (other workers', a stopped search's) get their
+    notes, and the plots are redrawn. Not without the artifact directory: a note is
+    written once, and one written here would lack its picture for good.
+    """
+    from optuna_nas.report import save_study_report
+
+    if store is None:
+        return
+    for summary in studies:
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        if not is_ours(study):
+            continue
+        try:
+            save_study_report(study, store)
+        except (OSError, optuna.exceptions.StorageInternalError) as exc:
+            # The report is an extra: a read-only storage or artifact directory still gets served.
+            print(f"study {study.study_name}: report not updated ({exc}); showing what is "
+                  "stored.", file=sys.stderr)  # fmt: skip
 
 
 def _artifact_dir(storage: optuna.storages.BaseStorage) -> str | None:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from optuna_nas.cli import _checks as check
+from optuna_nas.workers import MAX_TRIALS_PER_GPU, check_ray_address
 
 DEFAULT_STORAGE = "sqlite:///optuna_nas.db"
 
@@ -23,8 +24,31 @@ def build_parser() -> argparse.ArgumentParser:
         prog="optuna-nas", description="Multi-objective neural architecture search on Optuna."
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _search_verb(sub.add_parser("search", help="run (or resume) a search"))
+    _worker_verb(
+        sub.add_parser(
+            "worker", help="join a running search as one more worker (same study, any machine)"
+        )
+    )
+    dashboard = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1")
+    _storage_args(dashboard, study=False)
+    _artifact_dir_arg(
+        dashboard,
+        "where trial weights are (default: the searches', else ./artifacts)",
+        existing=True,
+    )
+    dashboard.add_argument("--port", type=check.port, default=8080)
+    _storage_args(sub.add_parser("front", help="print the Pareto front of a study"))
+    _export_verb(sub.add_parser("export", help="export a trial's model"))
+    _retrain_verb(
+        sub.add_parser(
+            "retrain", help="train chosen trials from scratch with the full budget (final training)"
+        )
+    )
+    return parser
 
-    search = sub.add_parser("search", help="run (or resume) a search")
+
+def _search_verb(search: argparse.ArgumentParser) -> None:
     search.add_argument("--space", choices=["nb201", "darts"], default="nb201")
     search.add_argument(
         "--dataset",
@@ -38,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="resize imagefolder images to this many pixels square (default: their own size)",
     )
-    search.add_argument(
-        "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
-    )
+    _data_root_arg(search)
     search.add_argument(
         "--objectives",
         type=check.str_list,
@@ -69,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="random trials before tpe, lemonade or nao start (default: n-trials / 4, at least "
         "4, at most the sampler's own 10-20); nsga2: its population (default 8)",
     )
-    search.add_argument("--timeout", type=check.timeout, default=None, help="seconds for this run")
+    _timeout_arg(search)
     search.add_argument("--epochs", type=check.epochs, default=3)
     search.add_argument("--batch-size", type=check.int_in(1, 65536), default=256)
     search.add_argument("--lr", type=check.positive_float(10.0), default=0.08)
@@ -101,88 +123,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--test-size", type=check.positive_int, default=None, help="use this many test images"
     )
     _storage_args(search)
-    search.add_argument(
-        "--artifact-dir",
-        type=check.output_dir,
-        default="artifacts",
-        help="where trial weights go (shared by workers)",
-    )
+    _artifact_dir_arg(search, "where trial weights go (shared by workers)", default="artifacts")
     search.add_argument("--seed", type=check.seed, default=0)
-    search.add_argument(
-        "--workers",
-        type=check.threads,
-        default=1,
-        help="worker processes on this machine (default 1)",
-    )
-    search.add_argument(
-        "--heartbeat-interval",
-        type=check.seconds,
-        default=60,
-        help="seconds between a running trial's heartbeats (default 60)",
-    )
-    search.add_argument(
-        "--grace-period",
-        type=check.seconds,
-        default=None,
-        help="seconds without a heartbeat before a trial fails and is retried (default 2x)",
-    )
-    search.add_argument(
-        "--max-retry",
-        type=check.int_in(0, 1000),
-        default=3,
-        help="retries of a trial whose worker died",
-    )
+    _parallel_args(search)
+    _fault_args(search)
     _machine_args(search)
 
-    worker = sub.add_parser(
-        "worker", help="join a running search as one more worker (same study, any machine)"
-    )
+
+def _worker_verb(worker: argparse.ArgumentParser) -> None:
     _storage_args(worker)
-    worker.add_argument(
-        "--artifact-dir",
-        type=check.output_dir,
-        default=None,
-        help="where trial weights go (default: the search's)",
-    )
-    worker.add_argument(
-        "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
-    )
+    _artifact_dir_arg(worker, "where trial weights go (default: the search's)")
+    _data_root_arg(worker)
     worker.add_argument(
         "--seed",
         type=check.seed,
         default=None,
         help="seed of this worker's sampler (default random)",
     )
-    worker.add_argument("--timeout", type=check.timeout, default=None, help="seconds for this run")
+    _timeout_arg(worker)
     _machine_args(worker)
 
-    dashboard = sub.add_parser("dashboard", help="open optuna-dashboard on 127.0.0.1")
-    dashboard.add_argument(
-        "--storage",
-        type=check.storage_url,
-        default=DEFAULT_STORAGE,
-        help=f"Optuna storage URL (default {DEFAULT_STORAGE})",
-    )
-    dashboard.add_argument(
-        "--artifact-dir",
-        type=check.existing_dir,
-        default=None,
-        help="where trial weights are (default: the searches', else ./artifacts)",
-    )
-    dashboard.add_argument("--port", type=check.port, default=8080)
 
-    front = sub.add_parser("front", help="print the Pareto front of a study")
-    _storage_args(front)
-
-    export = sub.add_parser("export", help="export a trial's model")
+def _export_verb(export: argparse.ArgumentParser) -> None:
     _storage_args(export)
     export.add_argument("--trial", type=check.non_negative_int, required=True, help="trial number")
     export.add_argument("--out", type=check.output_dir, required=True, help="output directory")
-    export.add_argument(
-        "--artifact-dir",
-        type=check.existing_dir,
-        default=None,
-        help="where the weights are (default: the search's, else ./artifacts)",
+    _artifact_dir_arg(
+        export, "where the weights are (default: the search's, else ./artifacts)", existing=True
     )
     export.add_argument(
         "--weights",
@@ -191,9 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="final: the 'retrain' weights; search: the search's; auto (default): final if retrained",
     )
 
-    retrain = sub.add_parser(
-        "retrain", help="train chosen trials from scratch with the full budget (final training)"
-    )
+
+def _retrain_verb(retrain: argparse.ArgumentParser) -> None:
     _storage_args(retrain)
     retrain.add_argument(
         "--trials",
@@ -220,17 +186,44 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="test images N or 'all' (default: the search's)",
     )
-    retrain.add_argument(
-        "--artifact-dir",
-        type=check.output_dir,
-        default=None,
-        help="where weights go (default: the search's)",
+    _artifact_dir_arg(retrain, "where weights go (default: the search's)")
+    _data_root_arg(retrain)
+    _machine_args(retrain)
+
+
+# ---------------------------------------------------------------- shared by several verbs
+def _storage_args(parser: argparse.ArgumentParser, study: bool = True) -> None:
+    parser.add_argument(
+        "--storage",
+        type=check.storage_url,
+        default=DEFAULT_STORAGE,
+        help=f"Optuna storage URL (default {DEFAULT_STORAGE})",
     )
-    retrain.add_argument(
+    if study:
+        parser.add_argument(
+            "--study-name",
+            type=check.name,
+            default=None,
+            help="study name (search default: nas-<space>-<dataset>)",
+        )
+
+
+def _artifact_dir_arg(
+    parser: argparse.ArgumentParser, help: str, existing: bool = False, default: str | None = None
+) -> None:
+    """Verbs that read weights need the directory to exist; those that write create it."""
+    kind = check.existing_dir if existing else check.output_dir
+    parser.add_argument("--artifact-dir", type=kind, default=default, help=help)
+
+
+def _data_root_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--data-root", type=check.directory, default=None, help="where datasets are (or go)"
     )
-    _machine_args(retrain)
-    return parser
+
+
+def _timeout_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=check.timeout, default=None, help="seconds for this run")
 
 
 def _machine_args(parser: argparse.ArgumentParser) -> None:
@@ -239,19 +232,57 @@ def _machine_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="plain log lines only")
 
 
-def _storage_args(parser: argparse.ArgumentParser) -> None:
+def _parallel_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--storage",
-        type=check.storage_url,
-        default=DEFAULT_STORAGE,
-        help=f"Optuna storage URL (default {DEFAULT_STORAGE})",
+        "--workers",
+        type=check.threads,
+        default=1,
+        help="worker processes on this machine (default 1)",
     )
     parser.add_argument(
-        "--study-name",
-        type=check.name,
+        "--trials-per-gpu",
+        type=check.int_in(1, MAX_TRIALS_PER_GPU),
         default=None,
-        help="study name (search default: nas-<space>-<dataset>)",
+        help="workers that share one GPU, for small networks (default: the workers spread "
+        "evenly over the visible GPUs; CUDA_VISIBLE_DEVICES is respected)",
     )
+    parser.add_argument(
+        "--cluster",
+        type=_cluster_address,
+        default=None,
+        metavar="ADDRESS",
+        help="run the --workers as tasks of the Ray cluster at ADDRESS (auto, HEAD:PORT or "
+        "ray://HEAD:PORT), one GPU each when it has GPUs; needs a storage every machine "
+        "reaches and a shared --artifact-dir",
+    )
+
+
+def _fault_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=check.seconds,
+        default=60,
+        help="seconds between a running trial's heartbeats (default 60)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=check.seconds,
+        default=None,
+        help="seconds without a heartbeat before a trial fails and is retried (default 2x)",
+    )
+    parser.add_argument(
+        "--max-retry",
+        type=check.int_in(0, 1000),
+        default=3,
+        help="retries of a trial whose worker died",
+    )
+
+
+def _cluster_address(text: str) -> str:
+    try:
+        return check_ray_address(text)
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -307,7 +338,8 @@ def _run(args: argparse.Namespace) -> int:
         from optuna_nas.cli._retrain import run_retrain
 
         return run_retrain(args)
-    from optuna_nas.cli._inspect import run_export, run_front
+    from optuna_nas.cli._export import run_export
+    from optuna_nas.cli._inspect import run_front
 
     return run_front(args) if args.command == "front" else run_export(args)
 

@@ -23,7 +23,15 @@ from optuna_nas.samplers import DEFAULT_N_INITIAL, make_sampler
 from optuna_nas.search import NASObjective, TrialLog, create_study
 from optuna_nas.storage import keys
 from optuna_nas.training import TrainConfig
-from optuna_nas.workers import hide_password, queue_trials, run_worker, storage_from_url
+from optuna_nas.workers import (
+    Placement,
+    hide_password,
+    place_workers,
+    queue_trials,
+    run_worker,
+    storage_from_url,
+    visible_gpus,
+)
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 _DEFINING = ("space", "dataset", "image_size", "objectives", "epochs", "batch_size", "lr", "channels", "cells",
@@ -65,13 +73,25 @@ def run_search(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"--{option.replace('_', '-')} must be >= 1, got {getattr(args, option)}."
             )
-    if args.sampler == "tnd" and args.workers > 1:  # before any storage is opened or created
-        raise ValueError(
-            "--workers does not apply to --sampler tnd: one process trains the supernet. Run "
-            "it with --workers 1; extra workers can draw from its α with TNDSampler."
-        )
-    if args.threads is None and args.workers > 1:
-        args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # the workers share the CPUs
+    if args.sampler == "tnd":  # before the storage is opened (a resumed one is checked later)
+        for flag in ("workers", "cluster", "trials_per_gpu"):
+            if getattr(args, flag) not in (None, 1):
+                raise ValueError(
+                    f"--{flag.replace('_', '-')} does not apply to --sampler tnd: one process "
+                    "trains the supernet. Run it with --workers 1; extra workers can draw from "
+                    "its α with TNDSampler."
+                )
+    # Where the workers train is settled before anything is created: a wrong address or a
+    # --trials-per-gpu without GPUs fails first.
+    if args.cluster is not None:
+        from optuna_nas.cli._worker import cluster_resources, on_cluster
+
+        resources, placements = cluster_resources(args), []
+    else:
+        placements = _place(args)
+        args.device = placements[0].device  # this process is the first worker
+        if args.threads is None and args.workers > 1:
+            args.threads = max(1, (os.cpu_count() or 1) // args.workers)  # they share the CPUs
     if args.n_initial is not None and args.sampler in ("random", "tnd"):
         console.print(f"note: --n-initial does not apply to --sampler {args.sampler}.")
     if (folder := imagefolder_path(args.dataset)) is not None:
@@ -90,7 +110,9 @@ def run_search(args: argparse.Namespace) -> int:
         args.n_initial = initial_trials(args.sampler, args.n_trials)
     sampler = make_sampler(args.sampler, space, args.seed, args.n_initial)
     args.artifact_dir = os.path.abspath(args.artifact_dir)
-    objective = build_objective(args, space)
+    # On a cluster this process only queues and reports: it trains nothing.
+    objective = build_objective(argparse.Namespace(**{**vars(args), "device": "cpu"})
+                                if args.cluster else args, space)  # fmt: skip
     study_name = default_study_name(args)
     study = create_study(args.objectives, storage=storage, sampler=sampler, study_name=study_name)
     objective.check_study(study)
@@ -102,15 +124,18 @@ def run_search(args: argparse.Namespace) -> int:
         f"{max(0, args.n_trials - done)} to go; {space!r} on {objective.data!r}"
     )
     started = datetime.datetime.now()
-    helpers = [_spawn_worker(args, study_name, i) for i in range(1, args.workers)]
-    try:
-        work(study, objective, args, console, total=args.n_trials)
-    except BaseException:
-        for helper in helpers:  # this process is failing: stop the workers it started
-            helper.terminate()
-        raise
-    finally:
-        _join(helpers, console)
+    if args.cluster is not None:
+        on_cluster(args, study_name, resources, console)
+    else:
+        helpers = [_spawn_worker(args, study_name, i, p) for i, p in enumerate(placements) if i]
+        try:
+            work(study, objective, args, console, total=args.n_trials)
+        except BaseException:
+            for helper in helpers:  # this process is failing: stop the workers it started
+                helper.terminate()
+            raise
+        finally:
+            _join(helpers, console)
     failed = _failed_since(study, started)
     if failed and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         console.print(
@@ -141,8 +166,11 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _failed_since(study: optuna.Study, started: datetime.datetime) -> list:
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.datetime_start is not None and t.datetime_start >= started]  # fmt: skip
+    """This run's FAIL trials that no retry replaced (a killed worker's trial was)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    return [t for t in trials if t.state == TrialState.FAIL and t.number not in retried
+            and t.datetime_start is not None and t.datetime_start >= started]  # fmt: skip
 
 
 def _reason(trial: optuna.trial.FrozenTrial) -> str:
@@ -228,17 +256,35 @@ def work(study, objective, args, console, total) -> int:  # noqa: ANN001
         return run_worker(study, objective, timeout=args.timeout, callbacks=[after_trial])
 
 
-def _spawn_worker(args: argparse.Namespace, study_name: str, index: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "optuna_nas.cli", "worker", "--storage", args.storage,
-               "--study-name", study_name, "--artifact-dir", args.artifact_dir,
-               "--seed", str((args.seed + index) % 2**32), "--device", args.device, "--no-progress"]  # fmt: skip
+def _place(args: argparse.Namespace) -> list[Placement]:
+    """The device of this process and of each worker it starts (``--trials-per-gpu``)."""
+    count = 0 if args.device == "cpu" else torch.cuda.device_count()
+    return place_workers(args.workers, visible_gpus(os.environ, count),
+                         trials_per_gpu=args.trials_per_gpu, device=args.device)  # fmt: skip
+
+
+def worker_argv(args: argparse.Namespace, study_name: str, index: int, device: str) -> list[str]:
+    """The ``optuna-nas worker`` arguments of the search's worker ``index`` (its own seed)."""
+    argv = ["--storage", args.storage, "--study-name", study_name, "--artifact-dir",
+            args.artifact_dir, "--seed", str((args.seed + index) % 2**32), "--device", device,
+            "--no-progress"]  # fmt: skip
     if args.threads:  # each worker its share of the CPUs
-        command += ["--threads", str(args.threads)]
+        argv += ["--threads", str(args.threads)]
     if args.data_root:
-        command += ["--data-root", args.data_root]
+        argv += ["--data-root", args.data_root]
     if args.timeout:
-        command += ["--timeout", str(args.timeout)]
-    return subprocess.Popen(command)
+        argv += ["--timeout", str(args.timeout)]
+    return argv
+
+
+def _spawn_worker(
+    args: argparse.Namespace, study_name: str, index: int, placement: Placement
+) -> subprocess.Popen:
+    # A GPU worker sees only its GPU (as cuda:0); a CPU worker keeps the environment.
+    device = "cpu" if placement.gpu is None else "cuda"
+    command = [sys.executable, "-m", "optuna_nas.cli", "worker",
+               *worker_argv(args, study_name, index, device)]  # fmt: skip
+    return subprocess.Popen(command, env={**os.environ, **placement.environ()})
 
 
 def _join(helpers: list[subprocess.Popen], console: Console) -> None:

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from optuna_nas.encoding._canonical import (
+    Cell,
+    Edge,
+    Node,  # noqa: F401 - exported from optuna_nas.encoding, as before
+    canonical_cell,
+    fingerprint_of,
+    kill_dead_edges,
+)
 from optuna_nas.encoding._ops import CELL_RULES, CellRule
-
-Edge = tuple[str, int]
-"""One incoming edge of a node: ``(op, input_node)``, as in DARTS genotypes."""
-Node = tuple[Edge, ...]
-Cell = tuple[Node, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +98,13 @@ class Architecture:
 
     def replace(self, **changes: Any) -> Architecture:
         """Return a copy with some fields replaced (validated like a new value)."""
-        fields = self.to_dict()
+        fields = {
+            "space": self.space,
+            "normal": self.normal,
+            "reduce": self.reduce,
+            "channels": self.channels,
+            "cells": self.cells,
+        }
         fields.update(changes)
         return Architecture(**fields)
 
@@ -109,7 +117,7 @@ class Architecture:
         """
         if not self.rule.fully_connected:
             return self
-        return self.replace(normal=_kill_dead_edges(self.rule, self.normal))
+        return self.replace(normal=kill_dead_edges(self.space, self.normal))
 
     def canonical(self) -> Architecture:
         """Return the canonical encoding of the same network.
@@ -123,7 +131,7 @@ class Architecture:
           isomorphic cells are equal (for DARTS this permutes the output channels,
           which the next cell's 1x1 preprocessing absorbs).
         """
-        cells = {name: _canonical_cell(self.rule, cell) for name, cell in self.cells_by_name()}
+        cells = {name: canonical_cell(self.space, cell) for name, cell in self.cells_by_name()}
         return Architecture(
             self.space, cells["normal"], cells.get("reduce"), self.channels, self.cells
         )
@@ -132,8 +140,8 @@ class Architecture:
     def fingerprint(self) -> str:
         """A stable hex digest of the canonical form (identical across processes)."""
         if not self._fingerprint:
-            text = self.canonical().to_json()
-            object.__setattr__(self, "_fingerprint", hashlib.sha256(text.encode()).hexdigest()[:20])
+            digest = fingerprint_of(self.space, self.normal, self.reduce, self.channels, self.cells)
+            object.__setattr__(self, "_fingerprint", digest)
         return self._fingerprint
 
     def __eq__(self, other: object) -> bool:
@@ -203,7 +211,40 @@ class Architecture:
 
 
 def _parse_cell(rule: CellRule, cell: Any, name: str) -> Cell:
-    if not isinstance(cell, Sequence) or isinstance(cell, str) or len(cell) == 0:
+    """The validated cell (tuples, NB201 edges by input); ``ValueError`` names the problem."""
+    if (parsed := _tuple_cell(rule, cell)) is not None:
+        return parsed
+    return _checked_cell(rule, cell, name)
+
+
+def _tuple_cell(rule: CellRule, cell: Any) -> Cell | None:
+    """:func:`_checked_cell` of a cell of tuples and ints, or ``None`` for any other cell.
+
+    Operators and params build many such cells per sampler call; they skip the general
+    checks. ``None`` also where the cell breaks a rule: the general checks then name it.
+    """
+    if type(cell) is not tuple or not cell or rule.n_nodes not in (None, len(cell)):
+        return None
+    for k, node in enumerate(cell):
+        index = rule.n_inputs + k
+        if type(node) is not tuple:
+            return None
+        for edge in node:
+            # Exact types: bool, float and numpy integers take the general path.
+            if type(edge) is not tuple or len(edge) != 2 or type(edge[1]) is not int:
+                return None
+            if edge[0] not in rule.ops or not 0 <= edge[1] < index:
+                return None
+        if rule.fully_connected:
+            if [inp for _, inp in node] != list(range(index)):
+                return None  # unsorted: the general path sorts it
+        elif len(node) != 2 or node[0][1] == node[1][1]:
+            return None
+    return cell
+
+
+def _checked_cell(rule: CellRule, cell: Any, name: str) -> Cell:
+    if not _is_sequence(cell) or len(cell) == 0:
         raise ValueError(f"Architecture.{name}: must be a non-empty list of nodes, got {cell!r}.")
     if rule.n_nodes is not None and len(cell) != rule.n_nodes:
         raise ValueError(
@@ -213,137 +254,60 @@ def _parse_cell(rule: CellRule, cell: Any, name: str) -> Cell:
     nodes = []
     for k, node in enumerate(cell):
         index = rule.n_inputs + k
-        where = f"Architecture.{name}[{k}] (node {index})"
-        if not isinstance(node, Sequence) or isinstance(node, str):
-            raise ValueError(f"{where}: must be a list of (op, input) edges, got {node!r}.")
-        edges = tuple(
-            _parse_edge(rule, edge, index, f"{where} edge {j}") for j, edge in enumerate(node)
-        )
+        if not _is_sequence(node):
+            raise ValueError(
+                f"{_where(name, k, index)}: must be a list of (op, input) edges, got {node!r}."
+            )
+        edges = tuple(_parse_edge(rule, edge, index, (name, k, j)) for j, edge in enumerate(node))
         inputs = [inp for _, inp in edges]
         if rule.fully_connected:
             if sorted(inputs) != list(range(index)):
                 raise ValueError(
-                    f"{where}: needs exactly one edge from each of nodes {list(range(index))}, "
-                    f"got inputs {inputs}."
+                    f"{_where(name, k, index)}: needs exactly one edge from each of nodes "
+                    f"{list(range(index))}, got inputs {inputs}."
                 )
             # One edge per input: list them by input, the only order params, tokens
             # and arch strings can express, so every round trip is lossless.
             edges = tuple(sorted(edges, key=lambda edge: edge[1]))
         elif len(edges) != 2 or inputs[0] == inputs[1]:
             raise ValueError(
-                f"{where}: needs exactly two edges from two distinct earlier nodes, got {list(edges)}."
+                f"{_where(name, k, index)}: needs exactly two edges from two distinct earlier "
+                f"nodes, got {list(edges)}."
             )
         nodes.append(edges)
     return tuple(nodes)
 
 
-def _parse_edge(rule: CellRule, edge: Any, index: int, where: str) -> Edge:
-    if not isinstance(edge, Sequence) or isinstance(edge, str) or len(edge) != 2:
-        raise ValueError(f"{where}: must be an (op, input) pair, got {edge!r}.")
+def _is_sequence(value: Any) -> bool:
+    # Lists and tuples first: the abstract-class check is slow on every edge of every cell.
+    return type(value) in (tuple, list) or (
+        isinstance(value, Sequence) and not isinstance(value, str)
+    )
+
+
+def _where(name: str, k: int, index: int) -> str:
+    # Error messages are formatted only when raised.
+    return f"Architecture.{name}[{k}] (node {index})"
+
+
+def _parse_edge(rule: CellRule, edge: Any, index: int, at: tuple[str, int, int]) -> Edge:
+    if not _is_sequence(edge) or len(edge) != 2:
+        raise ValueError(f"{_edge_where(index, *at)}: must be an (op, input) pair, got {edge!r}.")
     op, inp = edge
     if op not in rule.ops:
-        raise ValueError(f"{where}: unknown op {op!r}; expected one of {list(rule.ops)}.")
-    if isinstance(inp, bool) or not isinstance(inp, int):
-        raise ValueError(f"{where}: input must be an int node index, got {inp!r}.")
+        raise ValueError(
+            f"{_edge_where(index, *at)}: unknown op {op!r}; expected one of {list(rule.ops)}."
+        )
+    if type(inp) is not int and (isinstance(inp, bool) or not isinstance(inp, int)):
+        raise ValueError(
+            f"{_edge_where(index, *at)}: input must be an int node index, got {inp!r}."
+        )
     if not 0 <= inp < index:
-        raise ValueError(f"{where}: input node {inp} is out of range; must be in [0, {index}).")
+        raise ValueError(
+            f"{_edge_where(index, *at)}: input node {inp} is out of range; must be in [0, {index})."
+        )
     return (op, inp)
 
 
-# ---------------------------------------------------------------------- canonical form
-def _canonical_cell(rule: CellRule, cell: Cell) -> Cell:
-    if rule.fully_connected:
-        cell = _kill_dead_edges(rule, cell)
-    else:
-        cell = tuple(_normalise_none_inputs(node) for node in cell)
-    best: Cell | None = None
-    for order in _topological_orders(rule, cell):
-        candidate = _relabel(rule, cell, order)
-        if best is None or candidate < best:
-            best = candidate
-    assert best is not None  # the identity order is always topological
-    return best
-
-
-def _kill_dead_edges(rule: CellRule, cell: Cell) -> Cell:
-    """Set to ``none`` every op not on an input-to-output path (single-output cells)."""
-    n = rule.n_inputs + len(cell)
-    live_edges = [
-        (inp, rule.n_inputs + k) for k, node in enumerate(cell) for op, inp in node if op != "none"
-    ]
-    from_input = set(range(rule.n_inputs))
-    for src, dst in live_edges:  # edges are listed in topological order of dst
-        if src in from_input:
-            from_input.add(dst)
-    to_output = {n - 1}
-    for src, dst in reversed(live_edges):
-        if dst in to_output:
-            to_output.add(src)
-    return tuple(
-        tuple(
-            (
-                op
-                if op != "none" and inp in from_input and rule.n_inputs + k in to_output
-                else "none",
-                inp,
-            )
-            for op, inp in node
-        )
-        for k, node in enumerate(cell)
-    )
-
-
-def _normalise_none_inputs(node: Node) -> Node:
-    (op_a, in_a), (op_b, in_b) = node
-    if op_a == "none" and op_b == "none":
-        return (("none", 0), ("none", 1))
-    if op_a == "none":
-        in_a = 1 if in_b == 0 else 0
-    elif op_b == "none":
-        in_b = 1 if in_a == 0 else 0
-    return ((op_a, in_a), (op_b, in_b))
-
-
-def _topological_orders(rule: CellRule, cell: Cell) -> Iterator[tuple[int, ...]]:
-    """All orders of the intermediate nodes that keep every real edge pointing forward."""
-    first = rule.n_inputs
-    nodes = range(first, first + len(cell))
-    deps = {
-        first + k: {inp for op, inp in node if op != "none" and inp >= first}
-        for k, node in enumerate(cell)
-    }
-    last = first + len(cell) - 1
-
-    def extend(order: tuple[int, ...], placed: set[int]) -> Iterator[tuple[int, ...]]:
-        if len(order) == len(cell):
-            yield order
-            return
-        for v in nodes:
-            if v in placed or not deps[v] <= placed:
-                continue
-            # A single-output cell keeps its output node last.
-            if not rule.concat_output and v == last and len(order) < len(cell) - 1:
-                continue
-            yield from extend(order + (v,), placed | {v})
-
-    yield from extend((), set())
-
-
-def _relabel(rule: CellRule, cell: Cell, order: tuple[int, ...]) -> Cell:
-    first = rule.n_inputs
-    new_index = {old: first + pos for pos, old in enumerate(order)}
-    new_index.update({i: i for i in range(first)})
-    if rule.fully_connected:
-        ops = {
-            (new_index[inp], new_index[first + k]): op
-            for k, node in enumerate(cell)
-            for op, inp in node
-            if op != "none"
-        }
-        return tuple(
-            tuple((ops.get((src, dst), "none"), src) for src in range(dst))
-            for dst in range(first, first + len(cell))
-        )
-    return tuple(
-        tuple(sorted((op, new_index[inp]) for op, inp in cell[old - first])) for old in order
-    )
+def _edge_where(index: int, name: str, k: int, j: int) -> str:
+    return f"{_where(name, k, index)} edge {j}"

@@ -50,15 +50,13 @@ class NB201Space(BaseSpace):
 
     # ---------------------------------------------------------------- params
     def _cell_decisions(self) -> dict[str, tuple[Any, ...]]:
-        return {self.edge_param(t, s): self.ops for t, s in _EDGES}
+        return dict.fromkeys(_PARAMS, self.ops)
 
     def _cells_from_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {"normal": _cell([params[self.edge_param(t, s)] for t, s in _EDGES])}
+        return {"normal": _cell([params[name] for name in _PARAMS])}
 
     def _cell_params(self, arch: Architecture) -> dict[str, Any]:
-        return {
-            self.edge_param(t, s): op for (t, s), op in zip(_EDGES, _edge_ops(arch), strict=True)
-        }
+        return dict(zip(_PARAMS, _edge_ops(arch), strict=True))
 
     # ---------------------------------------------------------------- NAS-Bench-201
     def nb201_string(self, arch: Architecture) -> str:
@@ -122,9 +120,14 @@ class NB201Space(BaseSpace):
         return {"normal": _cell([self.ops[t] for t in tokens])}
 
 
+# Every decoded trial needs them: formatted once.
+_PARAMS = tuple(NB201Space.edge_param(t, s) for t, s in _EDGES)
+
+
 def _cell(ops: Sequence[str]) -> tuple[tuple[tuple[str, int], ...], ...]:
-    by_edge = dict(zip(_EDGES, ops, strict=True))
-    return tuple(tuple((by_edge[(t, s)], s) for s in range(t)) for t in (1, 2, 3))
+    # The ops in the order of _EDGES, which lists each node's edges by input.
+    op10, op20, op21, op30, op31, op32 = ops
+    return (((op10, 0),), ((op20, 0), (op21, 1)), ((op30, 0), (op31, 1), (op32, 2)))
 
 
 def _edge_ops(arch: Architecture) -> list[str]:

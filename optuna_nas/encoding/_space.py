@@ -228,8 +228,9 @@ class BaseSpace(abc.ABC):
         """Token sequence of ``arch`` (fixed length; the encoding's edge order is kept)."""
         self.validate(arch)
         tokens = self._cell_tokens(arch)
-        vocab = self.vocabulary
-        tokens += [vocab.index(f"{name}={getattr(arch, name)}") for name, _ in self._macro_slots()]
+        if slots := self._macro_slots():  # the vocabulary is built anew on every access
+            vocab = self.vocabulary
+            tokens += [vocab.index(f"{name}={getattr(arch, name)}") for name, _ in slots]
         return tokens
 
     def from_tokens(self, tokens: Sequence[int]) -> Architecture:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,19 +52,26 @@ class Operator:
         self, arch: Architecture, space: BaseSpace, rng: np.random.Generator
     ) -> Architecture | None:
         """A uniformly random applicable child of ``arch`` in ``space``, or ``None``."""
-        options = _applicable(self, arch.to_json(), space)
+        encoding = (arch.space, arch.normal, arch.reduce, arch.channels, arch.cells)
+        options = _applicable(self, encoding, space)
         return options[rng.integers(len(options))] if options else None
 
 
-@functools.lru_cache(maxsize=4096)
-def _applicable(operator: Operator, encoding: str, space: BaseSpace) -> tuple[Architecture, ...]:
-    """The valid children ``operator`` makes from the architecture ``encoding`` (its JSON).
+_Encoding = tuple[str, Any, Any, int, int]
+"""An architecture's fields as given: ``(space, normal, reduce, channels, cells)``."""
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _applicable(
+    operator: Operator, encoding: _Encoding, space: BaseSpace
+) -> tuple[Architecture, ...]:
+    """The valid children ``operator`` makes from the architecture of ``encoding``.
 
     Cached because LEMONADE proposes many children of the same few parents on every
     call; keyed by the exact encoding (not the canonical fingerprint that ``==`` uses),
     since operators edit the encoding as given.
     """
-    arch = Architecture.from_json(encoding)
+    arch = Architecture(*encoding)
     return tuple(c for c in operator.candidates(arch, space) if c in space and c != arch)
 
 

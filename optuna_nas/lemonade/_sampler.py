@@ -5,7 +5,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
-from optuna.study._multi_objective import _fast_non_domination_rank
+from optuna.study._multi_objective import _is_pareto_front
 from optuna.trial import FrozenTrial
 from scipy.stats import gaussian_kde
 
@@ -22,19 +22,19 @@ from optuna_nas.lemonade._operators import OPERATORS, Operator, random_child
 from optuna_nas.search import (
     ArchitectureSampler,
     CheapObjective,
-    TrialArchitectures,
     cheap_objectives,
     exact_columns,
     minimised_values,
 )
-from optuna_nas.storage import cached_trials, keys, write_lineage
+from optuna_nas.storage import keys, write_lineage
 
 # Proposal rounds before a random architecture, while other workers claim every child.
 _PROPOSAL_ROUNDS = 3
-ACCEPTANCE = ("improvement", "density")
-"""Names of the built-in acceptance strategies."""
 OPTIMISM = 0.5
 """Children are scored at their predicted error minus this many predictive deviations."""
+_ACCEPTANCE = {"improvement": lambda: ImprovementAcceptance(OPTIMISM), "density": DensityAcceptance}
+ACCEPTANCE = tuple(_ACCEPTANCE)
+"""Names of the built-in acceptance strategies (the first is the default)."""
 
 
 class LemonadeSampler(ArchitectureSampler):
@@ -141,7 +141,13 @@ class LemonadeSampler(ArchitectureSampler):
         acceptance: Acceptance | str | None = None,
         fallback_sampler: BaseSampler | None = None,
     ) -> None:
-        acceptance = _acceptance(acceptance)
+        acceptance = self.strategy(
+            "acceptance",
+            acceptance,
+            _ACCEPTANCE,
+            "fit(evaluated, rng)",
+            "optuna_nas.lemonade.Acceptance",
+        )
         # The model pays for many, far-reaching children; a blind draw does not.
         model = isinstance(acceptance, ImprovementAcceptance)
         n_proposals = n_proposals if n_proposals is not None else (256 if model else 64)
@@ -155,16 +161,13 @@ class LemonadeSampler(ArchitectureSampler):
         self._n_initial = n_initial
         self._operators = tuple(operators) if operators is not None else OPERATORS
         self._acceptance: Acceptance = acceptance
-        self._archs = TrialArchitectures(space)
 
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
-        trials = cached_trials(study)
-        taken = self._archs.taken(trials)
-        complete = self._archs.completed(trials)
+        taken, complete = self.history(study)
         if len(complete) >= self._n_initial:
             evaluated = self._evaluated(study, complete)
             ranking = self._acceptance.fit(evaluated, self._rng)
-            ranks = _fast_non_domination_rank(ranking.values)
+            ranks = _leading_ranks(ranking.values, _PROPOSAL_ROUNDS)
             # A child another worker claimed meanwhile is skipped for the next acceptable
             # one. When every child of the front is taken (a small front, long searches),
             # the next non-domination rank joins the parents; then a random net.
@@ -252,20 +255,23 @@ class LemonadeSampler(ArchitectureSampler):
         return list(children.values())
 
 
-def _acceptance(acceptance: Acceptance | str | None) -> Acceptance:
-    """The strategy ``acceptance`` names (or is); ``ValueError``/``TypeError`` otherwise."""
-    if acceptance is None or acceptance == "improvement":
-        return ImprovementAcceptance(OPTIMISM)
-    if acceptance == "density":
-        return DensityAcceptance()
-    if isinstance(acceptance, str):
-        raise ValueError(f"acceptance must be one of {ACCEPTANCE}, got {acceptance!r}.")
-    if not callable(getattr(acceptance, "fit", None)):
-        raise TypeError(
-            f"acceptance must be one of {ACCEPTANCE} or have a fit(evaluated, rng) method "
-            f"(the optuna_nas.lemonade.Acceptance protocol), got {acceptance!r}."
-        )
-    return acceptance
+def _leading_ranks(values: np.ndarray, fronts: int) -> np.ndarray:
+    """Non-domination ranks of the first ``fronts`` fronts; ``fronts`` for every later row.
+
+    Optuna's ranking (unique rows, lexsorted, peeled front by front) stopped early: only
+    the first fronts can be parents, and peeling all of a study of thousands took longer
+    than the rest of a call.
+    """
+    unique, inverse = np.unique(values, axis=0, return_inverse=True)
+    ranks = np.full(len(unique), fronts)
+    remaining = np.arange(len(unique))
+    for rank in range(fronts):
+        if not len(remaining):
+            break
+        on_front = _is_pareto_front(unique[remaining], assume_unique_lexsorted=True)
+        ranks[remaining[on_front]] = rank
+        remaining = remaining[~on_front]
+    return ranks[inverse.reshape(-1)]
 
 
 def _density(points: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

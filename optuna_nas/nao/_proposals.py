@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+import functools
+import itertools
+from collections.abc import Container, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -95,18 +98,19 @@ def gradient_walk(
         Distinct (by fingerprint) new architectures, in the order they were found.
     """
     found: dict[str, Architecture] = {}
-    decoded: dict[tuple[int, ...], Architecture | None] = {}
-    allowed: dict[tuple[int, ...], list[int]] = {}
+    decoded: set[tuple[int, ...]] = set()
+    allowed = _Allowed(space)
     with torch.no_grad():
         outputs = model.encode(tokens)
     current = tokens
     for _ in range(max_steps):
         outputs = gradient_step(model, outputs, weights, step_size)
-        sequences = model.decode(outputs, space.allowed_tokens)
-        nearby = _alternatives(model, space, outputs, sequences, allowed) if alternatives else []
+        sequences = model.decode(outputs, allowed)
+        nearby = _alternatives(model, outputs, sequences, allowed) if alternatives else []
         for seq in map(tuple, sequences + nearby):
             if seq not in decoded:
-                decoded[seq] = arch = _valid(space, seq)
+                decoded.add(seq)
+                arch = _valid(space, seq)
                 if arch is not None and arch.fingerprint not in taken:
                     found.setdefault(arch.fingerprint, arch)
         if len(found) >= n_wanted:
@@ -119,11 +123,45 @@ def gradient_walk(
     return list(found.values())
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _valid(space: BaseSpace, tokens: tuple[int, ...]) -> Architecture | None:
+    # Walks from the same front decode the same sequences call after call.
     try:
         return space.from_tokens(tokens)
     except ValueError:
         return None
+
+
+class _Allowed:
+    """``space.allowed_tokens``, memoised by prefix: decoding asks at every row and position."""
+
+    def __init__(self, space: BaseSpace) -> None:
+        self._space = space
+        self._tokens: dict[tuple[int, ...], list[int]] = {}
+        self._masks: dict[tuple[int, ...], np.ndarray | None] = {}
+
+    def __call__(self, prefix: Sequence[int]) -> list[int]:
+        key = tuple(prefix)
+        tokens = self._tokens.get(key)
+        if tokens is None:
+            tokens = self._tokens[key] = self._space.allowed_tokens(key)
+        return tokens
+
+    def mask(self, prefix: Sequence[int], width: int) -> np.ndarray | None:
+        """The allowed tokens as ``width`` booleans; ``None`` unless listed in increasing order.
+
+        Only then is the first largest logit among them (``argmax``) the one ``max``
+        picks from the list: the order breaks ties.
+        """
+        key = tuple(prefix)
+        if key not in self._masks:
+            tokens = self(key)
+            mask = None
+            if all(a < b for a, b in itertools.pairwise(tokens)):
+                mask = np.zeros(width, dtype=bool)
+                mask[tokens] = True
+            self._masks[key] = mask
+        return self._masks[key]
 
 
 def _norms(grad: torch.Tensor) -> torch.Tensor:
@@ -131,28 +169,40 @@ def _norms(grad: torch.Tensor) -> torch.Tensor:
 
 
 def _alternatives(
-    model: EPD,
-    space: BaseSpace,
-    outputs: torch.Tensor,
-    sequences: list[list[int]],
-    allowed: dict[tuple[int, ...], list[int]],
+    model: EPD, outputs: torch.Tensor, sequences: list[list[int]], allowed: _Allowed
 ) -> list[list[int]]:
     """Each decoding with one position changed to the decoder's next most likely token.
 
     Teacher forcing scores each position given the decoded prefix, among the tokens
-    the space allows after it (``allowed`` caches them by prefix); a change may still
-    break a later position's constraint (the caller drops those).
+    the space allows after it; a change may still break a later position's
+    constraint (the caller drops those).
     """
     tokens = torch.as_tensor(sequences, device=outputs.device)
     with torch.no_grad():
         logits = model.reconstruction_logits(outputs, tokens).cpu().numpy()
+    length, width = logits.shape[1:]
+    masks = [[allowed.mask(seq[:pos], width) for pos in range(length)] for seq in sequences]
+    if not np.isfinite(logits).all() or any(mask is None for row in masks for mask in row):
+        return _alternatives_by_list(logits, sequences, allowed)
+    # Per position: the allowed tokens but the decoded one, and the first largest logit there.
+    others = np.array(masks)
+    others[np.arange(len(sequences))[:, None], np.arange(length), tokens.cpu().numpy()] = False
+    best = np.where(others, logits, -np.inf).argmax(axis=-1)
+    found = []
+    for i, pos in zip(*np.nonzero(others.any(axis=-1)), strict=True):
+        seq = sequences[i]
+        found.append([*seq[:pos], int(best[i, pos]), *seq[pos + 1 :]])
+    return found
+
+
+def _alternatives_by_list(
+    logits: np.ndarray, sequences: list[list[int]], allowed: _Allowed
+) -> list[list[int]]:
+    """:func:`_alternatives` for a space that lists allowed tokens in another order."""
     found = []
     for seq, rows in zip(sequences, logits, strict=True):
         for pos, row in enumerate(rows):
-            prefix = tuple(seq[:pos])
-            if prefix not in allowed:
-                allowed[prefix] = space.allowed_tokens(prefix)
-            others = [t for t in allowed[prefix] if t != seq[pos]]
+            others = [t for t in allowed(seq[:pos]) if t != seq[pos]]
             if others:
                 token = max(others, key=row.__getitem__)
                 found.append([*seq[:pos], token, *seq[pos + 1 :]])

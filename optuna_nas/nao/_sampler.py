@@ -17,22 +17,22 @@ from optuna_nas.nao._training import FittedEPD, fit_epd
 from optuna_nas.search import (
     ArchitectureSampler,
     CheapObjective,
-    TrialArchitectures,
     cheap_objectives,
     exact_columns,
     minimised_values,
     nondomination_ranks,
 )
-from optuna_nas.storage import cached_trials, keys, study_key, trial_id, write_trial_system_attr
+from optuna_nas.storage import keys, study_key, trial_id, write_trial_system_attr
 
 DIRECTIONS = 4
 """Walks (each with its own random scalarisation weights) from every seed."""
 STEPS_PER_ARCHITECTURE = 3
 """Adam steps of a fit from scratch per evaluated architecture (more overfits)."""
-SCORERS = ("gp", "epd")
-"""Names of the built-in scorers."""
 OPTIMISM = 0.5
 """With ``scorer="gp"``, candidates are scored this many predictive deviations better."""
+_SCORERS = {"gp": lambda: GPScorer(OPTIMISM), "epd": EPDScorer}
+SCORERS = tuple(_SCORERS)
+"""Names of the built-in scorers (the first is the default)."""
 
 
 @dataclass
@@ -153,7 +153,13 @@ class NAOSampler(ArchitectureSampler):
             )
         if not 0.0 <= trade_off <= 1.0:
             raise ValueError(f"trade_off must be in [0, 1], got {trade_off}.")
-        scorer = _scorer(scorer)
+        scorer = self.strategy(
+            "scorer",
+            scorer,
+            _SCORERS,
+            "score(proposals)",
+            "optuna_nas.nao.Scorer",
+        )
         super().__init__(space, seed=seed, fallback_sampler=fallback_sampler)
         self._scorer: Scorer = scorer
         self._alternatives = alternatives
@@ -167,15 +173,11 @@ class NAOSampler(ArchitectureSampler):
         self._trade_off = trade_off
         self._widths = (embedding, hidden)
         self._device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self._archs = TrialArchitectures(space)
         self._fit: _Fit | None = None
 
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
-        trials = cached_trials(study)
-        taken = self._archs.taken(trials)
-        complete = [
-            (t, a) for t, a in self._archs.completed(trials) if np.all(np.isfinite(t.values))
-        ]
+        taken, complete = self.history(study)
+        complete = [(t, a) for t, a in complete if np.all(np.isfinite(t.values))]
         if len(complete) >= self._n_initial:
             # Another worker may have claimed a proposal since ``taken`` was read: it
             # gives way to the next best, and its prediction is not recorded.
@@ -255,19 +257,3 @@ class NAOSampler(ArchitectureSampler):
         )
         self._fit = _Fit(key, ids, epd)
         return epd
-
-
-def _scorer(scorer: Scorer | str | None) -> Scorer:
-    """The strategy ``scorer`` names (or is); ``ValueError``/``TypeError`` otherwise."""
-    if scorer is None or scorer == "gp":
-        return GPScorer(OPTIMISM)
-    if scorer == "epd":
-        return EPDScorer()
-    if isinstance(scorer, str):
-        raise ValueError(f"scorer must be one of {SCORERS}, got {scorer!r}.")
-    if not callable(getattr(scorer, "score", None)):
-        raise TypeError(
-            f"scorer must be one of {SCORERS} or have a score(proposals) method "
-            f"(the optuna_nas.nao.Scorer protocol), got {scorer!r}."
-        )
-    return scorer

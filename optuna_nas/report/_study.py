@@ -1,4 +1,4 @@
-"""What optuna-nas adds to a study for optuna-dashboard: a hypervolume plot, the best cells."""
+"""What optuna-nas adds to a study for optuna-dashboard: plots, the best cells, trial notes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from optuna_dashboard import save_plotly_graph_object
 from optuna_nas.encoding import Architecture
 from optuna_nas.report._cells import draw_cells
 from optuna_nas.report._hypervolume import plot_hypervolume_history
+from optuna_nas.report._lineage import lineage_edges, plot_lineage
+from optuna_nas.report._notes import save_trial_notes
 from optuna_nas.storage import keys
 
 if TYPE_CHECKING:
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 
 HYPERVOLUME_PLOT = "hypervolume-history"
 """Id of the hypervolume plot among the study's dashboard plots."""
+LINEAGE_PLOT = "lineage"
+"""Id of the lineage plot (parent -> child, Pareto front in colour) among the study's plots."""
 BEST_CELLS = keys.BEST_CELLS
 """Study user attr: the trials in the cells picture and the picture's artifact id."""
 
@@ -27,31 +31,39 @@ BEST_CELLS = keys.BEST_CELLS
 def save_study_report(
     study: optuna.Study, artifact_store: ArtifactStore | None = None, *, max_cells: int = 6
 ) -> str | None:
-    """Save a hypervolume history plot and a picture of the best cells to the study.
+    """Save trial notes, a lineage plot, a hypervolume plot and a picture of the best cells.
 
-    optuna-dashboard shows the plot on the study page and the picture among the
-    study's artifacts. The plot is replaced on every call; a new picture is uploaded
-    only when the front has changed since the last one.
+    optuna-dashboard shows the plots on the study page, the picture among the study's
+    artifacts and each note on its trial's page. Every finished trial without a note
+    gets one (:func:`save_trial_notes`); the lineage plot, where a sampler recorded
+    parents, and the hypervolume plot of a multi-objective study are replaced on
+    every call; a new picture is uploaded only when the front has changed since the
+    last one.
 
     Parameters
     ----------
     study:
-        A multi-objective study whose trials ran :class:`~optuna_nas.NASObjective`.
+        A study whose trials ran :class:`~optuna_nas.NASObjective`.
     artifact_store:
-        Where the picture goes (the store of the trials' weights); ``None``: no picture.
+        Where the pictures go (the store of the trials' weights); ``None``: no pictures.
     max_cells:
         At most this many Pareto-optimal trials are drawn, spread along the first objective.
 
     Returns
     -------
     str or None
-        The artifact id of the cells picture (new or unchanged), or ``None``.
+        The artifact id of the best cells picture (new or unchanged), or ``None``.
     """
-    if len(study.directions) < 2 or not study.best_trials:
+    save_trial_notes(study, artifact_store)
+    multi_objective = len(study.directions) > 1 and bool(study.best_trials)
+    if multi_objective:
+        save_plotly_graph_object(
+            study, plot_hypervolume_history(study), graph_object_id=HYPERVOLUME_PLOT
+        )
+    if lineage_edges(study):
+        save_plotly_graph_object(study, plot_lineage(study), graph_object_id=LINEAGE_PLOT)
+    if not multi_objective:
         return None
-    save_plotly_graph_object(
-        study, plot_hypervolume_history(study), graph_object_id=HYPERVOLUME_PLOT
-    )
     best = sorted(
         (t for t in study.best_trials if keys.ARCH_JSON in t.user_attrs), key=lambda t: t.values
     )

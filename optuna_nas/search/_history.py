@@ -59,13 +59,23 @@ class TrialArchitectures:
 
     def taken(self, trials: Sequence[FrozenTrial]) -> set[str]:
         """Fingerprints of the architectures of ``trials``, and those claimed by running ones."""
-        taken = {a.fingerprint for a in map(self, trials) if a is not None}
-        taken.update(
-            t.system_attrs[keys.CLAIM]
-            for t in trials
-            if t.state in CLAIMING_STATES and keys.CLAIM in t.system_attrs
-        )
-        return taken
+        return self.read(trials)[0]
+
+    def read(
+        self, trials: Sequence[FrozenTrial]
+    ) -> tuple[set[str], list[tuple[FrozenTrial, Architecture]]]:
+        """:meth:`taken` and :meth:`completed` of ``trials``, in one pass."""
+        taken, complete = set(), []
+        cache = self._cache  # finished trials, nearly all of them: skip the call
+        for t in trials:
+            key = trial_id(t)
+            if (arch := cache[key] if key in cache else self(t)) is not None:
+                taken.add(arch.fingerprint)
+                if t.state == TrialState.COMPLETE:
+                    complete.append((t, arch))
+            if t.state in CLAIMING_STATES and keys.CLAIM in (attrs := t.system_attrs):
+                taken.add(attrs[keys.CLAIM])
+        return taken, complete
 
     @staticmethod
     def claim(study: optuna.Study, trial: FrozenTrial, arch: Architecture) -> bool:
@@ -83,9 +93,7 @@ class TrialArchitectures:
 
     def completed(self, trials: Sequence[FrozenTrial]) -> list[tuple[FrozenTrial, Architecture]]:
         """``(trial, architecture)`` of every COMPLETE trial of this space."""
-        return [
-            (t, a) for t in trials if t.state == TrialState.COMPLETE and (a := self(t)) is not None
-        ]
+        return self.read(trials)[1]
 
 
 def cheap_objectives(

@@ -27,6 +27,7 @@ from optuna_nas.training import (
     evaluate,
     train,
 )
+from optuna_nas.workers import device_label
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
@@ -165,6 +166,8 @@ class NASObjective:
         }
         trial.set_user_attr("params", values["params"])
         trial.set_user_attr("flops", values["flops"])
+        trial.set_user_attr(keys.TRAIN_SIZE, len(data.train_y))
+        trial.set_user_attr(keys.DEVICE, device_label(self.train_config.resolved_device()))
         try:
             latency = measure_latency(arch, shape, classes)
             values["latency"] = latency.milliseconds

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -14,8 +14,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from optuna_nas.encoding import Architecture, BaseSpace
 from optuna_nas.search._history import TrialArchitectures
+from optuna_nas.storage import cached_trials
 
 _Candidate = TypeVar("_Candidate", bound=tuple)
+_Strategy = TypeVar("_Strategy")
 
 
 class ArchitectureSampler(BaseSampler, abc.ABC):
@@ -46,10 +48,50 @@ class ArchitectureSampler(BaseSampler, abc.ABC):
         self._rng = np.random.default_rng(seed)
         self._fallback = fallback_sampler or RandomSampler(seed=seed)
         self._distributions = space.distributions()
+        self._archs = TrialArchitectures(space)
 
     @abc.abstractmethod
     def sample_architecture(self, study: optuna.Study, trial: FrozenTrial) -> Architecture:
         """The architecture ``trial`` evaluates (called once per trial)."""
+
+    def history(
+        self, study: optuna.Study
+    ) -> tuple[set[str], list[tuple[FrozenTrial, Architecture]]]:
+        """What storage holds now: the fingerprints taken and the completed trials.
+
+        ``taken``: :meth:`TrialArchitectures.taken` of every trial; the completed ones
+        as :meth:`TrialArchitectures.completed` lists them, in trial order.
+        """
+        return self._archs.read(cached_trials(study))
+
+    @staticmethod
+    def strategy(
+        what: str,
+        given: _Strategy | str | None,
+        builtins: Mapping[str, Callable[[], _Strategy]],
+        method: str,
+        protocol: str,
+    ) -> _Strategy:
+        """The strategy ``given`` names (or is): a sampler's pluggable part, resolved.
+
+        ``None`` is the first of ``builtins`` (name -> factory); another name must be
+        one of them (``ValueError``); an object must have a callable ``method``, given
+        with its signature, e.g. ``"fit(evaluated, rng)"``, from the ``protocol`` named
+        (``TypeError``).
+        """
+        names = tuple(builtins)
+        if given is None:
+            return builtins[names[0]]()
+        if isinstance(given, str):
+            if given in builtins:
+                return builtins[given]()
+            raise ValueError(f"{what} must be one of {names}, got {given!r}.")
+        if not callable(getattr(given, method.split("(")[0], None)):
+            raise TypeError(
+                f"{what} must be one of {names} or have a {method} method "
+                f"(the {protocol} protocol), got {given!r}."
+            )
+        return given
 
     @staticmethod
     def first_claimed(

@@ -45,6 +45,10 @@ STUDY_RECIPE = "nas:final_recipe"
 """Final (companion) study: the recipe and data of the latest retrain run."""
 FINAL_SUFFIX = ":final"
 """Not a key: the final trainings of study ``S`` live in the study ``S + FINAL_SUFFIX``."""
+TND_POLICY = "tnd:policy"
+"""TND-NAS: ``tnd:policy:<stage>`` holds each setting's policy in that search stage
+(entropy, top ops per decision, rewards; the supernet's train/validation accuracy at the
+stage's end), user attrs so optuna-dashboard shows the search's progress."""
 
 # ---------------------------------------------------------------- study system attrs
 TND_PREFIX = "tnd:"
@@ -55,9 +59,14 @@ TND_STAGE = "tnd:stage"
 """Where the search is: ``{"index", "n_stages", "ops_per_edge", "status"}``."""
 TND_TRADE_OFFS = "tnd:trade_offs"
 TND_BASELINES = "tnd:baselines"
+"""Setting -> its reward baseline ``{"mean", "var"}`` (moving averages)."""
 TND_DERIVED = "tnd:derived"
 """Setting -> JSON of the architecture it derived, once the search has finished."""
 TND_SPACE = "tnd:space"
+DASHBOARD_TRIAL_ARTIFACT = "dashboard:artifacts:"
+"""optuna-dashboard's own: ``dashboard:artifacts:<trial id>:<artifact id>`` registers an
+artifact of a trial that has finished (its own attrs are frozen then); the report's cell
+pictures of each trial, which the trial notes show."""
 
 # ---------------------------------------------------------------- trial system attrs
 PARENT_TRIAL = "nas:parent_trial"
@@ -97,6 +106,8 @@ SUPERNET = "supernet"
 FINAL = "final"
 """Retrained from scratch with the final recipe (the companion study's trials)."""
 EPOCHS = "epochs"
+TRAIN_SIZE = "train_size"
+"""Training images the trial trained on (its fidelity, with ``epochs``)."""
 LINEAGE_EPOCHS = "lineage_epochs"
 """Epochs of training behind a trial's weights: its own plus those it inherited through
 network morphisms (an approximate morphism starts the count over)."""
@@ -106,6 +117,9 @@ WEIGHTS_SHA256 = "weights_sha256"
 FAIL_REASON = "fail_reason"
 WORKER = "worker"
 """``host:pid`` of the process that runs (or ran) the trial."""
+DEVICE = "device"
+"""Where the trial trained: ``cpu``, or ``cuda:<id>`` with the GPU's id on its machine
+(``CUDA_VISIBLE_DEVICES`` resolved, so workers sharing a machine tell their GPUs apart)."""
 SOURCE_TRIAL = "source_trial"
 """Final trial: number of the search-study trial it retrains."""
 RECIPE = "recipe"

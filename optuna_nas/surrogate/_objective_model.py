@@ -65,7 +65,7 @@ class ObjectiveModel:
         }
         self.denoised = values.copy()
         for m, model in self._models.items():
-            self.denoised[:, m] = model.predict(archs, budgets)[0]
+            self.denoised[:, m] = model.posterior_mean(archs, budgets)
 
     def improvement(
         self,

@@ -85,6 +85,12 @@ class ArchitectureDistribution:
         """The architecture of the most probable choice of every decision it uses."""
         return self._draw(lambda name: int(np.argmax(self.probabilities(name))))
 
+    def probability(self, choices: Choices) -> float:
+        """p(choices): 0 if one of them is inactive (removed by shrinking)."""
+        return float(
+            np.prod([self.probabilities(n)[self._index(n, c)] for n, c in choices.items()])
+        )
+
     def log_prob(self, choices: Choices) -> float:
         return float(
             sum(np.log(self.probabilities(n)[self._index(n, c)]) for n, c in choices.items())
@@ -116,6 +122,32 @@ class ArchitectureDistribution:
         """``α += lr * grad`` on active choices."""
         for name, g in grad.items():
             self.logits[name] += lr * np.where(self.active[name], g, 0.0)
+
+    def cap(self, max_probability: float) -> None:
+        """Scale every decision's logits towards its top one until no choice is likelier than
+        ``max_probability``; the order of the choices (what shrinking ranks) is kept.
+
+        The scaling is a temperature on one decision: ``α' = top - f (top - α)`` with the
+        largest ``f <= 1`` that meets the cap (a decision with one active choice is left alone).
+        """
+        if not 0 < max_probability <= 1:
+            raise ValueError(f"max_probability must be in (0, 1], got {max_probability}.")
+        for name in self.decisions:
+            active = self.active[name]
+            n = int(active.sum())
+            if n < 2 or self.probabilities(name).max() <= max_probability:
+                continue
+            z = self.logits[name][active]
+            gap = z.max() - z
+            # p_top(f) = 1 / sum(exp(-f * gap)) grows with f; bisect for p_top(f) = cap.
+            low, high = 0.0, 1.0
+            for _ in range(60):
+                mid = (low + high) / 2
+                if np.exp(-mid * gap).sum() * max_probability >= 1:
+                    low = mid
+                else:
+                    high = mid
+            self.logits[name][active] = z.max() - low * gap
 
     # ------------------------------------------------------------------ shrinking
     def shrink(self, n_ops: int) -> None:
@@ -191,6 +223,10 @@ class ArchitectureDistribution:
 
     def _index(self, name: str, choice: str) -> int:
         return self.decisions[name].choices.index(choice)
+
+    def from_indices(self, indices: Mapping[str, int]) -> tuple[Architecture, Choices]:
+        """The architecture that takes choice ``indices[name]`` of every decision it uses."""
+        return self._draw(lambda name: indices[name])
 
     def _draw(self, pick) -> tuple[Architecture, Choices]:  # noqa: ANN001
         choices: Choices = {}

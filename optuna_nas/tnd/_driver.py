@@ -6,12 +6,12 @@ import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState, create_trial
+from optuna.trial import FrozenTrial, TrialState
 
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.encoding import Architecture, BaseSpace
@@ -19,15 +19,22 @@ from optuna_nas.objectives import get_objective
 from optuna_nas.search import NASObjective
 from optuna_nas.storage import keys
 from optuna_nas.tnd import _state
-from optuna_nas.tnd._distribution import ArchitectureDistribution, Choices
-from optuna_nas.tnd._reinforce import Reinforce
+from optuna_nas.tnd._derive import derive
+from optuna_nas.tnd._distribution import ArchitectureDistribution
+from optuna_nas.tnd._policy import record_stage, supernet_fit
+from optuna_nas.tnd._reinforce import Reinforce, RewardBaseline
 from optuna_nas.tnd._reward import TradeOff, trade_off_ladder
 from optuna_nas.tnd._supernet import build_supernet, check_fixed_macro
-from optuna_nas.tnd._training import SupernetTrainer, supernet_accuracy
+from optuna_nas.tnd._training import SupernetTrainer
+from optuna_nas.tnd._update import PoolUpdate
 from optuna_nas.training import TrainConfig
 
 if TYPE_CHECKING:
     from optuna.artifacts._protocol import ArtifactStore
+
+
+_FIT_ARCHS = 4
+"""Sub-networks the end-of-stage overfitting check scores on a training and a validation batch."""
 
 
 @dataclass(frozen=True)
@@ -50,25 +57,32 @@ class TNDEvent:
 
 
 class TNDSearch:
-    """TND-NAS: a weight-sharing supernet, α updated by REINFORCE, shrinking by α, full retraining.
+    """TND-NAS: one weight-sharing supernet, α per trade-off by REINFORCE, shrinking by α.
 
-    The supernet's weights train on the train split, each step on one architecture
-    drawn from α (``weight_training="sampled"``) or on the α-weighted mixture of all
-    ops still in the search space (``"mixture"``, the continuous relaxation of the
-    paper, 3-5x the memory per image). Every
-    ``1 / updates_per_epoch`` of an epoch each trade-off setting draws ``samples_per_update``
-    discrete architectures from softmax(α), scores each on one validation batch with
-    the shared weights, turns accuracy and costs into a reward and updates its α by
-    REINFORCE with a moving-average baseline and an entropy bonus (see
-    :class:`Reinforce`). After each stage every edge keeps only its most likely ops
-    (``shrink_to``). Finally each setting's most likely architecture is trained from
+    One supernet and one stream of α updates serve every trade-off setting, so a front
+    of 12 settings costs about what a front of 3 does. The supernet's weights train on
+    the train split, each step on one architecture drawn from one setting's α (the
+    settings take turns; ``weight_training="sampled"``) or on that setting's α-weighted
+    mixture of all ops still in its search space (``"mixture"``, the continuous
+    relaxation of the paper, 3-5x the memory per image). Every ``1 / updates_per_epoch``
+    of an epoch, ``samples_per_update`` discrete architectures are drawn from the
+    settings' softmax(α) and scored on one validation batch with the shared weights;
+    every setting turns each sample's accuracy and costs into its reward and updates
+    its α by REINFORCE on the whole pool, importance-weighted, with a moving-average
+    baseline, rewards scaled by their moving standard deviation, an entropy bonus and
+    a cap on any op's probability (:mod:`optuna_nas.tnd._update`,
+    :class:`Reinforce`). After each stage every setting's edges keep only their most
+    likely ops (``shrink_to``). Finally each setting's most likely architecture (with
+    ``distinct``, the most likely one no earlier setting derived) is trained from
     scratch by :class:`~optuna_nas.NASObjective`.
 
     Everything lands in the study: each scored architecture is a COMPLETE trial with
     user attr ``fidelity="supernet"`` (values from the validation batch), the derived
-    ones are ordinary trials with ``fidelity="full"``, and α, the stage and the
-    derived architectures are study system attrs (``optuna_nas.tnd._state``), which
-    :class:`TNDSampler` reads so other workers can join.
+    ones are ordinary trials with ``fidelity="full"``; α, the stage and the derived
+    architectures are study system attrs (``optuna_nas.tnd._state``), which
+    :class:`TNDSampler` reads so other workers can join, and each stage's policy
+    (entropy, top ops, rewards, the supernet's overfitting) is the study user attr
+    ``tnd:policy:<stage>`` that optuna-dashboard shows.
 
     Parameters
     ----------
@@ -90,9 +104,9 @@ class TNDSearch:
     train_config:
         The recipe for training the derived architectures from scratch.
     reinforce:
-        The α update (learning rate, entropy bonus, baseline decay).
+        The α update (learning rate, entropy bonus, baseline decay, probability cap).
     samples_per_update:
-        Architectures scored per setting and α update.
+        Architectures scored per α update, shared by all settings (at least one per setting).
     updates_per_epoch:
         α updates per epoch of weight training (evenly spaced; at most one per step).
     reward_batch_size:
@@ -103,6 +117,8 @@ class TNDSearch:
         ``"sampled"`` (one architecture drawn from α per step: the weights train the way
         rewards are measured, with the memory of one sub-network) or ``"mixture"`` (all
         active ops weighted by softmax(α), as in DARTS and the TND-NAS paper).
+    distinct:
+        Derive a different architecture for every setting (see :func:`derive`).
     artifact_store:
         Where the final trials' weights go (see :class:`~optuna_nas.NASObjective`).
     seed:
@@ -122,11 +138,12 @@ class TNDSearch:
         search_config: TrainConfig | None = None,
         train_config: TrainConfig | None = None,
         reinforce: Reinforce | None = None,
-        samples_per_update: int = 4,
+        samples_per_update: int = 16,
         updates_per_epoch: int = 4,
         reward_batch_size: int = 256,
         warmup_epochs: int = 1,
         weight_training: str = "sampled",
+        distinct: bool = True,
         artifact_store: ArtifactStore | None | bool = None,
         seed: int = 0,
         callbacks: Sequence[Callable[[TNDEvent], None]] = (),
@@ -168,7 +185,7 @@ class TNDSearch:
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}.")
         self.samples_per_update, self.updates_per_epoch = samples_per_update, updates_per_epoch
         self.reward_batch_size, self.warmup_epochs = reward_batch_size, warmup_epochs
-        self.weight_training = weight_training
+        self.weight_training, self.distinct = weight_training, distinct
         self.objective = NASObjective(space, self.data, self.metric_names, self.train_config,
                                       artifact_store)  # fmt: skip
         self.callbacks = list(callbacks)
@@ -177,7 +194,6 @@ class TNDSearch:
         cost_names |= {c for t in self.trade_offs.values() for c in t.targets}
         self._cost_fns = {n: get_objective(n).bind(shape, classes) for n in cost_names}
         self._cost_cache: dict[str, dict[str, float]] = {}
-        self._distributions = space.distributions()
 
     @property
     def n_stages(self) -> int:
@@ -204,7 +220,9 @@ class TNDSearch:
         epochs = [self.warmup_epochs + config.epochs] + [config.epochs] * len(self.shrink_to)
         trainer = SupernetTrainer(supernet, self.data, config, steps_per_epoch * sum(epochs))
         dists = {name: ArchitectureDistribution(self.space) for name in self.trade_offs}
-        baselines: dict[str, float | None] = {name: None for name in self.trade_offs}
+        baselines: dict[str, RewardBaseline | None] = {name: None for name in self.trade_offs}
+        pool = PoolUpdate(self.space, self.metric_names, self.trade_offs, self.reinforce,
+                          self.samples_per_update, self._costs, self._rng)  # fmt: skip
         _state.publish(self.study, space=repr(self.space),
                        trade_offs=[t.to_dict() for t in self.trade_offs.values()])  # fmt: skip
         for stage, n_epochs in enumerate(epochs):
@@ -218,6 +236,7 @@ class TNDSearch:
                        f"stage {stage + 1}/{self.n_stages}: {n_ops} ops per edge")  # fmt: skip
             start = time.perf_counter()
             warmup_steps = steps_per_epoch * self.warmup_epochs if stage == 0 else 0
+            updates, stats = 0, {}
             for step in range(total):
                 # The settings take turns: each trains the weights of what it samples.
                 dist = list(dists.values())[step % len(dists)]
@@ -234,13 +253,26 @@ class TNDSearch:
                 if step < warmup_steps:
                     self._emit("update", stage, step + 1, total, "warm-up: weights only")
                     continue
-                message = self._update_alpha(trainer, dists, baselines, stage)
+                batch = trainer.validation_batch(self.reward_batch_size, self._rng)
+                trials, stats = pool(supernet, batch, dists, baselines, stage)
+                self.study.add_trials(trials)
+                updates += 1
                 self._publish(stage, "search", n_ops, dists, baselines)
-                self._emit("update", stage, step + 1, total, message)
+                record_stage(self.study, stage, ops_per_edge=n_ops, updates=updates, dists=dists,
+                             rewards=stats)  # fmt: skip
+                self._emit("update", stage, step + 1, total, _summary(stats, dists, len(trials)))
             trainer.check_finite()
+            # A fixed number of the latest pool's networks: the check costs the same for any
+            # number of settings.
+            archs = pool.last[:_FIT_ARCHS] or [d.most_likely()[0] for d in dists.values()][:1]
+            fit = supernet_fit(trainer, archs, self.reward_batch_size, self._rng)
+            record_stage(self.study, stage, ops_per_edge=n_ops, updates=updates, dists=dists,
+                         rewards=stats, fit=fit)  # fmt: skip
+            seconds = time.perf_counter() - start
             self._emit("update", stage, total, total,
-                       f"stage {stage + 1} done in {time.perf_counter() - start:.0f}s")  # fmt: skip
-        derived = {name: dist.most_likely()[0] for name, dist in dists.items()}
+                       f"stage {stage + 1} done in {seconds:.0f}s; supernet train/val accuracy "
+                       f"{fit['train_accuracy']:.3f}/{fit['val_accuracy']:.3f}")  # fmt: skip
+        derived = derive(dists, distinct=self.distinct)
         _state.publish(self.study, derived={n: a.to_json() for n, a in derived.items()})
         self._publish(self.n_stages - 1, "final", self.shrink_to[-1], dists, baselines)
         return derived
@@ -285,57 +317,7 @@ class TNDSearch:
         _state.publish(self.study, stage={**stage, "status": "done"})
         return self._final_trials()
 
-    # ------------------------------------------------------------------ steps
-    def _update_alpha(
-        self,
-        trainer: SupernetTrainer,
-        dists: dict[str, ArchitectureDistribution],
-        baselines: dict[str, float | None],
-        stage: int,
-    ) -> str:
-        """Score samples of every setting on one validation batch, record them, update α."""
-        x, y = trainer.validation_batch(self.reward_batch_size, self._rng)
-        supernet = trainer.supernet
-        trials, parts = [], []
-        for name, dist in dists.items():
-            trade_off = self.trade_offs[name]
-            samples: list[Choices] = []
-            rewards: list[float] = []
-            for _ in range(self.samples_per_update):
-                arch, choices = dist.sample(self._rng)
-                accuracy = supernet_accuracy(supernet.select(arch), x, y)
-                costs = self._costs(arch)
-                reward = trade_off.reward(accuracy, costs)
-                samples.append(choices)
-                rewards.append(reward)
-                trials.append(self._trial(arch, accuracy, costs, len(y), {
-                    keys.TND_SETTING: name, keys.TND_TRIAL_STAGE: stage, keys.TND_REWARD: reward,
-                    keys.TND_LOG_PROB: dist.log_prob(choices)}))  # fmt: skip
-            baselines[name] = self.reinforce.step(dist, samples, rewards, baselines[name])
-            parts.append(f"{name}: reward {np.mean(rewards):.3f} H={dist.entropy():.2f}")
-        self.study.add_trials(trials)
-        return "; ".join(parts)
-
-    def _trial(
-        self,
-        arch: Architecture,
-        accuracy: float,
-        costs: Mapping[str, float],
-        n_images: int,
-        extra: dict[str, Any],
-    ) -> FrozenTrial:
-        values = [1.0 - accuracy if n == "error" else accuracy if n == "accuracy" else costs[n]
-                  for n in self.metric_names]  # fmt: skip
-        attrs = {
-            **keys.architecture_record(arch, keys.SUPERNET),
-            "supernet_accuracy": accuracy,
-            "supernet_images": n_images,
-            **costs,
-            **extra,
-        }
-        return create_trial(params=self.space.to_params(arch), distributions=self._distributions,
-                            values=values, user_attrs=attrs)  # fmt: skip
-
+    # ------------------------------------------------------------------ helpers
     def _costs(self, arch: Architecture) -> dict[str, float]:
         key = arch.fingerprint
         if key not in self._cost_cache:
@@ -350,7 +332,7 @@ class TNDSearch:
         _state.publish(
             self.study,
             alpha={name: dist.to_dict() for name, dist in dists.items()},
-            baselines=baselines,
+            baselines={n: None if b is None else b._asdict() for n, b in baselines.items()},
             stage={
                 "index": stage,
                 "n_stages": self.n_stages,
@@ -363,6 +345,14 @@ class TNDSearch:
         event = TNDEvent(kind, stage, self.n_stages, done, total, message)
         for callback in self.callbacks:
             callback(event)
+
+
+def _summary(stats: Mapping[str, Mapping[str, float]], dists: Mapping, n: int) -> str:
+    """One line for the progress display, as long for 12 settings as for 3."""
+    rewards = [s["reward"] for s in stats.values()]
+    entropies = [d.entropy() for d in dists.values()]
+    return (f"{n} samples for {len(stats)} settings: reward {min(rewards):.3f}-{max(rewards):.3f}, "
+            f"entropy {min(entropies):.2f}-{max(entropies):.2f}")  # fmt: skip
 
 
 def _ends_a_slice(position: int, slices: int, steps: int) -> bool:

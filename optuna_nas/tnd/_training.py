@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -78,10 +79,23 @@ class SupernetTrainer:
     def validation_batch(
         self, size: int, rng: np.random.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``size`` random validation images (normalised) and their labels."""
-        n = len(self.data.val_y)
-        idx = torch.from_numpy(rng.choice(n, min(size, n), replace=False)).to(self.device)
-        return self._layout(self.data.normalize(self.data.val_x[idx])), self.data.val_y[idx]
+        """``size`` random validation images (normalised) and their labels.
+
+        Rewards are measured here, on images the shared weights never train on, so a
+        supernet that overfits its training split cannot inflate them.
+        """
+        return self._batch(self.data.val_x, self.data.val_y, size, rng)
+
+    def train_batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``size`` random training images (normalised, not augmented): the overfitting check."""
+        return self._batch(self.data.train_x, self.data.train_y, size, rng)
+
+    def _batch(
+        self, x: torch.Tensor, y: torch.Tensor, size: int, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.from_numpy(rng.choice(len(y), min(size, len(y)), replace=False))
+        idx = idx.to(self.device)
+        return self._layout(self.data.normalize(x[idx])), y[idx]
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -94,26 +108,35 @@ def supernet_accuracy(supernet: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     Shared BatchNorm running statistics belong to no single sub-network (they average
     over whatever was trained), so each sub-network is scored with its own batch
     statistics, as single-path NAS methods recalibrate BN; the running statistics stay
-    untouched.
+    untouched. BatchNorm is the only layer of our networks that behaves differently in
+    training, so the forward pass runs in training mode with BN's momentum at 0.
     """
-    with _batch_statistics(supernet):
+    with _frozen_running_statistics(supernet):
         return (supernet(x).argmax(1) == y).float().mean().item()
 
 
+_NORMS: weakref.WeakKeyDictionary[nn.Module, list[nn.Module]] = weakref.WeakKeyDictionary()
+"""Each scored model's BatchNorm layers, found once: walking a supernet's modules for
+every score cost as much as the forward pass of a small sub-network."""
+
+
 @contextmanager
-def _batch_statistics(model: nn.Module) -> Iterator[None]:
-    training = [(m, m.training) for m in model.modules()]
-    norms = [
-        (m, m.momentum) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    model.eval()
-    for m, _ in norms:
-        m.train()
+def _frozen_running_statistics(model: nn.Module) -> Iterator[None]:
+    if model not in _NORMS:
+        _NORMS[model] = [
+            m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
+    norms = _NORMS[model]
+    training = model.training
+    if not training:
+        model.train()
+    momenta = [m.momentum for m in norms]
+    for m in norms:
         m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
     try:
         yield
     finally:
-        for m, flag in training:
-            m.training = flag
-        for m, momentum in norms:
+        for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
+        if not training:
+            model.eval()

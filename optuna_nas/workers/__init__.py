@@ -10,9 +10,36 @@ or on other machines) then run it::
                                     study_name="nb201", sampler=LemonadeSampler(space))
     queue_trials(study, 200)          # once, in one process
     run_worker(study, objective)      # in every worker process
+
+The worker processes can be tasks of a Ray cluster (:func:`run_on_ray`, one GPU
+each), or processes on this machine that :func:`place_workers` spreads over its GPUs.
 """
 
+from optuna_nas.workers._placement import (
+    MAX_TRIALS_PER_GPU,
+    Placement,
+    device_label,
+    gpus_per_task,
+    place_workers,
+    visible_gpus,
+)
 from optuna_nas.workers._queue import WORKER, queue_trials, run_worker
+from optuna_nas.workers._ray import check_ray_address, connect_ray, run_on_ray
 from optuna_nas.workers._storage import hide_password, storage_from_url
 
-__all__ = ["WORKER", "hide_password", "queue_trials", "run_worker", "storage_from_url"]
+__all__ = [
+    "MAX_TRIALS_PER_GPU",
+    "WORKER",
+    "Placement",
+    "check_ray_address",
+    "connect_ray",
+    "device_label",
+    "gpus_per_task",
+    "hide_password",
+    "place_workers",
+    "queue_trials",
+    "run_on_ray",
+    "run_worker",
+    "storage_from_url",
+    "visible_gpus",
+]

@@ -1,15 +1,8 @@
-import json
 import subprocess
 import sys
 
 import optuna
 import pytest
-import torch
-
-from optuna_nas import Architecture
-from optuna_nas.data import load_data
-from optuna_nas.networks import build_network
-from optuna_nas.training import load_weights
 
 OPTIONS = {"--dataset": "synthetic", "--channels": "4", "--cells": "1", "--epochs": "1",
            "--batch-size": "64", "--val-size": "200", "--train-size": "600", "--threads": "1"}  # fmt: skip
@@ -24,7 +17,7 @@ def _cli(tmp_path, *args, check=True):
     return done
 
 
-def test_search_resume_front_and_export(tmp_path):
+def test_search_resume_and_front(tmp_path):  # export: tests/cli/test_export.py
     first = _cli(tmp_path, "search", *SMALL, "--n-trials", "2", "--sampler", "random")
     assert "Pareto front" in first.stdout
     assert "optuna-nas dashboard --storage sqlite:///optuna_nas.db --artifact-dir" in first.stdout
@@ -40,23 +33,6 @@ def test_search_resume_front_and_export(tmp_path):
 
     front = _cli(tmp_path, "front", "--study-name", "nas-nb201-synthetic")
     assert "error" in front.stdout and "params" in front.stdout
-
-    _cli(tmp_path, "export", "--trial", "1", "--out", "exported")
-    out = tmp_path / "exported"
-    meta = json.loads((out / "model.json").read_text())
-    assert meta["trial"] == 1 and meta["input_shape"] == [3, 16, 16]
-    arch = Architecture.from_json((out / "architecture.json").read_text())
-    model = build_network(arch, 3, 10).eval()
-    model.load_state_dict(load_weights(out / "weights.safetensors"), strict=True)
-    x = load_data("synthetic").test_x[:8].float() / 255
-    norm = study.user_attrs["nas:normalization"]
-    mean, std = (torch.tensor(norm[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
-    with torch.no_grad():
-        expected = model((x - mean) / std)
-        scripted = torch.jit.load(str(out / "model.torchscript.pt"))(x)
-        program = torch.export.load(str(out / "model.pt2")).module()(x)
-    torch.testing.assert_close(scripted, expected, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(program, expected, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -111,16 +87,6 @@ def test_a_worker_needs_a_study_started_by_search(tmp_path, monkeypatch, capsys)
     code, err = _main(tmp_path, monkeypatch, capsys, "worker", "--study-name", "plain")
     assert code == 2
     assert "was not started by 'optuna-nas search'" in err and "run_worker" in err
-
-
-def test_export_of_a_trial_with_malformed_architecture_json_is_one_clear_error(
-    tmp_path, monkeypatch, capsys
-):
-    study = optuna.create_study(study_name="s", storage=f"sqlite:///{tmp_path}/optuna_nas.db")
-    study.add_trial(optuna.trial.create_trial(
-        value=0.5, user_attrs={"arch": "{not json", "weights_artifact_id": "x"}))  # fmt: skip
-    code, err = _main(tmp_path, monkeypatch, capsys, "export", "--trial", "0", "--out", "out")
-    assert code == 2 and "Architecture JSON is malformed" in err
 
 
 def test_short_searches_leave_the_samplers_room_to_evolve():

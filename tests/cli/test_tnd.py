@@ -28,7 +28,7 @@ def test_search_with_tnd_runs_the_whole_driver_with_progress_per_stage(tmp_path)
     study = optuna.load_study(study_name="nas-nb201-synthetic",
                               storage=f"sqlite:///{tmp_path}/optuna_nas.db")  # fmt: skip
     fidelities = [t.user_attrs["fidelity"] for t in study.trials]
-    assert fidelities.count("supernet") == 3 * 4 * 4  # 3 stages, 4 α updates each, 4 samples
+    assert fidelities.count("supernet") == 3 * 4 * 16  # 3 stages, 4 α updates, pools of 16
     assert fidelities.count("full") == 1
     assert _state.published(study)[keys.TND_STAGE]["status"] == "done"
     assert list((tmp_path / "artifacts").iterdir())  # the full trials' weights

@@ -7,10 +7,12 @@ random phase, seeds, resume, claim races) is tested in tests/search/test_sampler
 import numpy as np
 import optuna
 import pytest
+from optuna.study._multi_objective import _fast_non_domination_rank
 from optuna.trial import TrialState
 
 from optuna_nas import NB201Space, create_study
 from optuna_nas.lemonade import OPERATORS, LemonadeSampler
+from optuna_nas.lemonade._sampler import _leading_ranks
 from optuna_nas.objectives import count_params
 from optuna_nas.storage import keys
 
@@ -102,8 +104,20 @@ def test_a_child_another_worker_claims_meanwhile_is_given_up():
 
 
 def test_an_unknown_acceptance_rule_names_the_choices():
-    with pytest.raises(ValueError, match="acceptance must be one of"):
+    with pytest.raises(ValueError, match=r"acceptance must be one of \('improvement', 'density'\)"):
         LemonadeSampler(NB201Space(), acceptance="kde")
+    with pytest.raises(TypeError, match=r"fit\(evaluated, rng\) method \(the optuna_nas.lemonade"):
+        LemonadeSampler(NB201Space(), acceptance=object())
+
+
+@pytest.mark.parametrize("objectives", [1, 2, 3])
+def test_the_leading_fronts_are_ranked_as_optuna_ranks_them(objectives):
+    rng = np.random.default_rng(objectives)
+    # Few distinct values: ties and duplicate rows, as cheap objectives give.
+    values = rng.integers(0, 6, size=(300, objectives)).astype(float)
+    full = _fast_non_domination_rank(values)
+    for fronts in (1, 3):
+        assert np.array_equal(_leading_ranks(values, fronts), np.minimum(full, fronts))
 
 
 @pytest.mark.slow

@@ -5,7 +5,14 @@ import torch
 from optuna_nas import DartsSpace, NB201Space
 from optuna_nas.nao import EPD
 from optuna_nas.nao._data import arch_tokens
-from optuna_nas.nao._proposals import _alternatives, _valid, gradient_step, gradient_walk
+from optuna_nas.nao._proposals import (
+    _Allowed,
+    _alternatives,
+    _alternatives_by_list,
+    _valid,
+    gradient_step,
+    gradient_walk,
+)
 from optuna_nas.nao._training import fit_epd
 
 SPACES = [NB201Space(cells=[1, 2]), DartsSpace(channels=[16, 36], cells=[1, 2])]
@@ -122,8 +129,12 @@ def test_alternatives_change_one_position_of_a_decoding_and_stay_valid(space):
     tokens = fit.tokens(space, archs[:5])
     outputs = fit.model.encode(tokens).detach()
     sequences = fit.model.decode(outputs, space.allowed_tokens)
-    nearby = _alternatives(fit.model, space, outputs, sequences, {})
+    nearby = _alternatives(fit.model, outputs, sequences, _Allowed(space))
     assert len(nearby) > len(sequences)
+    # The vectorised choice is the list's: the first largest logit among the others.
+    with torch.no_grad():
+        logits = fit.model.reconstruction_logits(outputs, torch.tensor(sequences)).numpy()
+    assert nearby == _alternatives_by_list(logits, sequences, _Allowed(space))
     for seq in nearby:
         assert min(sum(a != b for a, b in zip(seq, s, strict=True)) for s in sequences) == 1
     assert sum(_valid(space, tuple(seq)) is not None for seq in nearby) >= len(nearby) // 2

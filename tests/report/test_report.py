@@ -84,7 +84,14 @@ def test_no_report_for_single_objective_or_empty_studies(tmp_path):
     study = create_study(["error"])
     _add(study, [0.3], SPACE.sample(0))
     assert save_study_report(study, FileSystemArtifactStore(str(tmp_path))) is None
-    assert not [k for k in _system_attrs(study) if k.startswith(("dashboard:", "artifacts:"))]
+    # The trial's note and picture, and nothing of the multi-objective report.
+    number = study.trials[0]._trial_id
+    written = sorted(k for k in _system_attrs(study) if k.startswith(("dashboard:", "artifacts:")))
+    assert [k.rsplit(":", 1)[0] for k in written] == [
+        f"dashboard:{number}:note_str",
+        f"dashboard:{number}",
+        f"dashboard:artifacts:{number}",
+    ]
 
 
 def _system_attrs(study):

@@ -57,3 +57,20 @@ def test_exact_columns_are_the_cheap_metrics_minimised():
     maximised = optuna.create_study(directions=["minimize", "maximize"])
     maximised.set_metric_names(["error", "params"])
     assert exact_columns(maximised, double)[1](SPACE.sample(0)) == -2.0
+
+
+def test_one_read_gives_the_taken_fingerprints_and_the_completed_trials_in_order():
+    study = create_study(["error", "params"])
+    archs = [SPACE.sample(seed) for seed in range(4)]
+    states = (TrialState.COMPLETE, TrialState.FAIL, TrialState.COMPLETE)
+    for arch, state in zip(archs[:3], states, strict=True):
+        study.enqueue_trial(SPACE.to_params(arch))
+        trial = study.ask()
+        SPACE.suggest(trial)
+        study.tell(trial, [0.5, 1.0] if state == TrialState.COMPLETE else None, state=state)
+    running = study.ask()  # no params yet, only a claim
+    TrialArchitectures.claim(study, study._storage.get_trial(running._trial_id), archs[3])
+    taken, complete = TrialArchitectures(SPACE).read(study.get_trials(deepcopy=False))
+    # A failed trial's architecture is taken too: it was tried; a running one's claim counts.
+    assert taken == {a.fingerprint for a in archs}
+    assert [(t.number, a) for t, a in complete] == [(0, archs[0]), (2, archs[2])]

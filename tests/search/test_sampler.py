@@ -1,5 +1,6 @@
 import numpy as np
 import optuna
+import pytest
 
 from optuna_nas import NB201Space, create_study
 from optuna_nas.encoding import Architecture
@@ -40,3 +41,22 @@ def test_the_space_is_sampled_whole_and_other_params_go_to_the_fallback():
     claims = [t.system_attrs["nas:fingerprint"] for t in study.trials]
     assert claims == fingerprints
     assert len({t.params["lr"] for t in study.trials}) == 12
+
+
+class _Strategy:
+    def fit(self, evaluated, rng):
+        return None
+
+
+def test_a_strategy_is_resolved_by_name_or_taken_as_given():
+    builtins = {"first": lambda: "made first", "second": lambda: "made second"}
+    resolve = ArchitectureSampler.strategy
+    args = ("fit(evaluated, rng)", "some.Protocol")
+    assert resolve("rule", None, builtins, *args) == "made first"
+    assert resolve("rule", "second", builtins, *args) == "made second"
+    given = _Strategy()
+    assert resolve("rule", given, builtins, *args) is given
+    with pytest.raises(ValueError, match=r"rule must be one of \('first', 'second'\), got 'x'"):
+        resolve("rule", "x", builtins, *args)
+    with pytest.raises(TypeError, match=r"have a fit\(evaluated, rng\) method \(the some.Protocol"):
+        resolve("rule", object(), builtins, *args)

@@ -36,8 +36,8 @@ def tiny_data() -> ImageData:
 
 
 def tiny_search(study, space, data, artifacts, **kwargs) -> TNDSearch:
-    options = dict(search_config=SEARCH, train_config=FINAL, updates_per_epoch=3, samples_per_update=2,
-                   reward_batch_size=64, warmup_epochs=0, reinforce=Reinforce(lr=5.0),
+    options = dict(search_config=SEARCH, train_config=FINAL, updates_per_epoch=3, samples_per_update=6,
+                   reward_batch_size=64, warmup_epochs=0, reinforce=Reinforce(lr=2.0),
                    artifact_store=FileSystemArtifactStore(str(artifacts)))  # fmt: skip
     options.update(kwargs)
     return TNDSearch(study, space, data, **options)

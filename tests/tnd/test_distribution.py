@@ -132,3 +132,36 @@ def test_bad_published_alpha_names_the_decision_or_choice():
         ArchitectureDistribution.from_dict(space, {"normal/op_1<-0": {"sep_conv_3x3": 0.0}})
     with pytest.raises(ValueError, match="at least one choice"):
         ArchitectureDistribution.from_dict(space, {"normal/op_1<-0": {}})
+
+
+def test_the_probability_of_choices_is_their_product_and_zero_once_shrunk_away(space):
+    dist = ArchitectureDistribution(space, logits=_random_logits(space, 6))
+    _, choices = dist.sample(np.random.default_rng(6))
+    assert dist.probability(choices) == pytest.approx(np.exp(dist.log_prob(choices)))
+    dist.shrink(1)
+    arch, kept = dist.most_likely()
+    pairs = [dist.probabilities(n).max() for n, d in dist.decisions.items() if d.source is None
+             and n in kept]  # fmt: skip
+    assert dist.probability(kept) == pytest.approx(np.prod(pairs))  # DARTS: input pairs unshrunk
+    other = {name: next(c for c in dist.decisions[name].choices if c not in dist.active_choices(name))
+             if dist.decisions[name].source is not None else choice
+             for name, choice in kept.items()}  # fmt: skip
+    assert dist.probability(other) == 0.0
+
+
+def test_the_cap_lowers_the_top_probability_and_keeps_the_order(space):
+    dist = ArchitectureDistribution(space, logits=_random_logits(space, 7))
+    for name in dist.decisions:
+        dist.logits[name] *= 4  # many decisions now have an op far above 0.6
+    before = {name: dist.probabilities(name) for name in dist.decisions}
+    dist.cap(0.6)
+    for name, p_before in before.items():
+        p = dist.probabilities(name)
+        if p_before.max() <= 0.6 or dist.active[name].sum() == 1:
+            assert np.allclose(p, p_before)  # under the cap, or no choice left: left alone
+        else:
+            assert p.max() == pytest.approx(0.6, abs=1e-9)
+        assert (np.argsort(-p, kind="stable") == np.argsort(-p_before, kind="stable")).all()
+    assert sum(p.max() > 0.6 + 1e-9 and len(p) > 1 for p in before.values()) >= 3
+    with pytest.raises(ValueError, match="max_probability"):
+        dist.cap(0.0)

@@ -1,3 +1,4 @@
+import json
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from optuna.trial import TrialState
 from optuna_nas import Architecture, DartsSpace, NB201Space, TrainConfig, create_study
 from optuna_nas.objectives import count_params, register_objective
 from optuna_nas.storage import keys
-from optuna_nas.tnd import Reinforce, TradeOff, _state
+from optuna_nas.tnd import Reinforce, TradeOff, _state, derive, policy_records, trade_off_ladder
 from optuna_nas.training import evaluate, load_weights
 from tests.tnd.conftest import tiny_search
 
@@ -23,8 +24,8 @@ def test_every_scored_architecture_is_a_supernet_trial_with_values_in_metric_ord
     study = optuna.load_study(study_name=nb201_run.study_name, storage=nb201_run.storage)
     space, shape = nb201_run.space, nb201_run.data.input_shape
     trials = _by_fidelity(study, "supernet")
-    # 3 stages x 6 weight steps, an α update every 2 steps, 3 settings x 2 samples each.
-    assert len(trials) == 3 * 3 * 3 * 2
+    # 3 stages x 6 weight steps, an α update every 2 steps, one pool of 6 samples each.
+    assert len(trials) == 3 * 3 * 6
     settings = set(nb201_run.search.trade_offs)
     for t in trials:
         assert t.state == TrialState.COMPLETE
@@ -52,9 +53,55 @@ def test_alpha_stage_and_derived_architectures_are_published(nb201_run):
         assert all(isinstance(v, float) for ops in alpha.values() for v in ops.values())
     assert [t["name"] for t in attrs[keys.TND_TRADE_OFFS]] == list(nb201_run.search.trade_offs)
     assert set(attrs[keys.TND_BASELINES]) == set(nb201_run.search.trade_offs)
+    assert all(set(b) == {"mean", "var"} for b in attrs[keys.TND_BASELINES].values())
     dists = _state.read_distributions(study, nb201_run.space)
-    for name, arch in _state.read_derived(study).items():
-        assert arch == dists[name].most_likely()[0]
+    derived = _state.read_derived(study)
+    assert derived == derive(dists)  # each setting's likeliest architecture no other took
+    assert len({a.fingerprint for a in derived.values()}) == 3
+    first = next(iter(derived))
+    assert derived[first] == dists[first].most_likely()[0]
+
+
+def test_every_stage_records_what_each_policy_looks_like(nb201_run):
+    study = optuna.load_study(study_name=nb201_run.study_name, storage=nb201_run.storage)
+    records = policy_records(study)
+    assert [r["stage"] for r in records] == [0, 1, 2]
+    assert [r["ops_per_edge"] for r in records] == [5, 3, 2]
+    assert all(r["updates"] == 3 for r in records)
+    dists = _state.read_distributions(study, nb201_run.space)  # α at the end of the last stage
+    for name, summary in records[-1]["settings"].items():
+        dist = dists[name]
+        assert summary["entropy"] == pytest.approx(dist.entropy(), abs=1e-3)
+        for decision, top in summary["top"].items():
+            assert next(iter(top)) == dist.active_choices(decision)[
+                int(np.argmax(dist.probabilities(decision)[dist.active[decision]]))]  # fmt: skip
+        assert summary["max_probability"] <= Reinforce().max_probability + 1e-6  # the cap
+        assert 0 <= summary["reward"] <= 1 and summary["pool_ess"] >= 1
+    for r in records:
+        fit = r["supernet"]
+        assert 0 <= fit["val_accuracy"] <= 1 and 0 <= fit["train_accuracy"] <= 1
+        assert fit["gap"] == pytest.approx(fit["train_accuracy"] - fit["val_accuracy"], abs=1e-3)
+    for r in records:  # at most the entropy of uniform choices among the ops left
+        assert all(s["entropy"] <= 6 * np.log(r["ops_per_edge"]) + 1e-3
+                   for s in r["settings"].values())  # fmt: skip
+
+
+def test_one_supernet_and_one_pool_serve_any_number_of_settings(tiny_data, tmp_path):
+    # Twice the settings of nb201_run, the same pool: the same number of scored sub-networks
+    # (the search's cost) and a distinct derived architecture per setting.
+    space = NB201Space(channels=4, cells=1)
+    study = create_study(["error", "params"])
+    settings = trade_off_ladder(space, "params", 6, input_shape=tiny_data.input_shape)
+    search = tiny_search(study, space, tiny_data, tmp_path, trade_offs=settings)
+    derived = search.search()
+    trials = _by_fidelity(study, "supernet")
+    assert len(trials) == 3 * 3 * 6
+    for stage in range(3):  # each setting drew one sample of every pool
+        drawn = [t.user_attrs["tnd:setting"] for t in trials if t.user_attrs["tnd:stage"] == stage]
+        assert sorted(drawn) == sorted([s.name for s in settings] * 3)
+    assert len({a.fingerprint for a in derived.values()}) == 6
+    alpha = _state.published(study)[keys.TND_ALPHA]
+    assert len({json.dumps(a, sort_keys=True) for a in alpha.values()}) == 6  # six policies
 
 
 def test_the_derived_set_is_trained_from_scratch_as_full_trials(nb201_run):
@@ -97,6 +144,7 @@ def test_darts_search_with_mixture_weight_training(tiny_data, tmp_path):
     space = DartsSpace(channels=4, cells=1, nodes=2)
     study = create_study(["error", "params"])
     search = tiny_search(study, space, tiny_data, tmp_path, shrink_to=(4,), weight_training="mixture",
+                         samples_per_update=4,
                          trade_offs=[TradeOff("small", {"params": 5000}), TradeOff("accurate")])  # fmt: skip
     final = search.run()
     alpha = _state.published(study)[keys.TND_ALPHA]
@@ -105,7 +153,7 @@ def test_darts_search_with_mixture_weight_training(tiny_data, tmp_path):
         inputs = [v for name, v in setting.items() if name.endswith("/inputs")]
         assert len(ops) == 2 * (2 + 3) and all(len(v) == 4 for v in ops)  # 8 ops -> 4
         assert len(inputs) == 4 and [len(v) for v in inputs] == [1, 3, 1, 3]  # pairs kept
-    assert len(_by_fidelity(study, "supernet")) == 2 * 3 * 2 * 2
+    assert len(_by_fidelity(study, "supernet")) == 2 * 3 * 4
     assert final and all(t.state == TrialState.COMPLETE for t in final)
     assert all(
         t.user_attrs["fidelity"] == "full" and "weights_artifact_id" in t.user_attrs for t in final
@@ -120,7 +168,7 @@ def test_a_heavy_cost_penalty_moves_alpha_to_parameter_free_ops(tiny_data, tmp_p
     study = create_study(["error", "params"])
     setting = TradeOff("tiny", {"params": 4894}, above=-2.0)
     search = tiny_search(study, space, tiny_data, tmp_path, trade_offs=[setting], shrink_to=(3,),
-                         updates_per_epoch=6, samples_per_update=8, reinforce=Reinforce(lr=50.0))  # fmt: skip
+                         updates_per_epoch=6, samples_per_update=8, reinforce=Reinforce(lr=5.0))  # fmt: skip
     search.search()
     derived = _state.read_derived(study)["tiny"]
     assert count_params(derived, tiny_data.input_shape) == 4894  # no live parametric op
@@ -135,6 +183,9 @@ def test_a_heavy_cost_penalty_moves_alpha_to_parameter_free_ops(tiny_data, tmp_p
                 name = f"normal/op_{k + 1}<-{source}"
                 p = dict(zip(dist.decisions[name].choices, dist.probabilities(name), strict=True))
                 assert p["nor_conv_1x1"] + p["nor_conv_3x3"] < 0.2
+    # The pull towards parameter-free ops is strong, but the cap keeps every op drawn.
+    assert all(s["max_probability"] <= 0.9 + 1e-6
+               for r in policy_records(study) for s in r["settings"].values())  # fmt: skip
 
 
 def test_a_failing_final_trial_is_recorded_and_the_run_goes_on(tiny_data, tmp_path):
