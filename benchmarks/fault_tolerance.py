@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,14 +36,11 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import FrozenTrial, TrialState
 
 from benchmarks._report import emit, machine
+from benchmarks._servers import URLS, throwaway_study
 from optuna_nas.encoding import Architecture
 from optuna_nas.search._artifacts import download_weights, sha256
 from optuna_nas.workers import hide_password, storage_from_url
 
-URLS = {
-    "postgresql": os.environ.get("OPTUNA_NAS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
-    "redis": os.environ.get("OPTUNA_NAS_TEST_REDIS", "redis://127.0.0.1:6379/0"),
-}  # fmt: skip
 SEARCH = ["--dataset", "synthetic", "--channels", "4", "--cells", "1", "--epochs", "1",
           "--batch-size", "64", "--train-size", "1000", "--val-size", "200", "--test-size", "200",
           "--heartbeat-interval", "1", "--grace-period", "3", "--max-retry", "3"]  # fmt: skip
@@ -248,26 +244,6 @@ def figures(outcome: Outcome) -> dict:
 
 
 # ---------------------------------------------------------------- the benchmark
-@contextlib.contextmanager
-def throwaway(kind: str):
-    """``(url, name)`` of a fresh study on the ``kind`` server, deleted afterwards."""
-    url, name = URLS[kind], f"faults-{uuid.uuid4().hex[:10]}"
-    if kind == "redis":
-        url = f"{url}?prefix={name}"  # a journal of its own
-    try:
-        yield url, name
-    finally:
-        if kind == "redis":
-            import redis
-
-            client = redis.Redis.from_url(URLS["redis"])
-            if keys := list(client.scan_iter(f"{name}:*")):
-                client.delete(*keys)
-        else:
-            with contextlib.suppress(KeyError):
-                optuna.delete_study(study_name=name, storage=storage_from_url(url))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kinds", default="postgresql,redis")
@@ -281,7 +257,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     rows = []
     for kind in args.kinds.split(","):
-        with throwaway(kind) as (url, name), tempfile.TemporaryDirectory() as tmp:
+        with throwaway_study(kind, "faults") as (url, name), tempfile.TemporaryDirectory() as tmp:
             outcome = chaos_search(url, name, Path(tmp), n_trials=args.trials, workers=args.workers,
                                    kills=args.kills, seed=args.seed)  # fmt: skip
             numbers = figures(outcome)
