@@ -19,6 +19,7 @@ from optuna_nas.storage import keys
 from optuna_nas.workers import hide_password, storage_from_url
 
 _OURS = (keys.SEARCH_SETTINGS, keys.STUDY_SPACE)
+_RAN = tuple(s for s in optuna.trial.TrialState if s != optuna.trial.TrialState.WAITING)
 """Study user attrs only optuna-nas writes: a study without either is a plain Optuna one."""
 
 
@@ -129,7 +130,7 @@ def recall_settings(
     """A resumed search: take the options it recorded that are not given again.
 
     ``args.given`` holds the options given on the command line (all, if absent).
-    Refuses to search a plain Optuna study that already has trials. Returns whether
+    Refuses to search a plain Optuna study that already ran trials. Returns whether
     a storage option (heartbeat, grace period, retries) changed, so the caller reopens.
     """
     try:
@@ -139,9 +140,9 @@ def recall_settings(
     attrs = storage.get_study_user_attrs(study_id)
     settings = attrs.get(keys.SEARCH_SETTINGS)
     if settings is None:
-        if not any(key in attrs for key in _OURS) and storage.get_all_trials(
-            study_id, deepcopy=False
-        ):
+        # Queued trials alone (``enqueue_trial``) are architectures for the search to run.
+        ran = storage.get_all_trials(study_id, deepcopy=False, states=_RAN)
+        if ran and not any(key in attrs for key in _OURS):
             raise ValueError(
                 f"study {study_name!r} in {hide_password(args.storage)} is a plain Optuna study "
                 "with trials of its own; pass another --study-name for the search."

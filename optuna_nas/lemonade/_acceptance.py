@@ -128,11 +128,14 @@ class ImprovementAcceptance:
     """Children ordered by their predicted hypervolume improvement (the default).
 
     A :class:`~optuna_nas.surrogate.ObjectiveModel` fitted to the completed trials
-    predicts each child's expensive objectives (its cheap ones are exact), at the
-    budget it will have trained for, ``optimism`` predictive deviations better than
-    the mean; where children are warm-started, a network morphism's child is
-    predicted no worse than its parent. The parents are the front of the de-noised
-    values. With fewer than three completed trials it falls back to
+    predicts each child's expensive objectives (its cheap ones are exact),
+    ``optimism`` predictive deviations better than the mean; where children are
+    warm-started, a network morphism's child is predicted no worse than its parent.
+    The parents are the front of the de-noised values. Where the trials trained for
+    different budgets (warm-started lineages), parents and children alike are
+    predicted at the fewest epochs any trial trained: the front of parents compares
+    networks at equal training, so a fresh large network is not pushed off it by
+    small ones that have trained for longer. With fewer than three completed trials it falls back to
     :class:`DensityAcceptance`.
 
     Parameters
@@ -147,9 +150,13 @@ class ImprovementAcceptance:
     def fit(self, evaluated: Evaluated, rng: np.random.Generator) -> Ranking:
         if len(evaluated.archs) < 3:
             return DensityAcceptance().fit(evaluated, rng)
+        budgets = evaluated.budgets
+        # Parents and children are compared at the fewest epochs any trial trained (where
+        # the fresh networks are): a long lineage of warm starts is not a better network.
+        floor = None if budgets is None else float(budgets.min())
         model = ObjectiveModel(evaluated.space, evaluated.archs, evaluated.values,
-                               evaluated.exact, rng, budgets=evaluated.budgets)  # fmt: skip
-        return _ImprovementRanking(model, evaluated, self.optimism)
+                               evaluated.exact, rng, budgets=budgets, compare_at=floor)  # fmt: skip
+        return _ImprovementRanking(model, evaluated, self.optimism, floor)
 
     def __repr__(self) -> str:
         return f"ImprovementAcceptance(optimism={self.optimism})"
@@ -170,18 +177,19 @@ class _DensityRanking:
 
 
 class _ImprovementRanking:
-    def __init__(self, model: ObjectiveModel, evaluated: Evaluated, optimism: float) -> None:
+    def __init__(
+        self, model: ObjectiveModel, evaluated: Evaluated, optimism: float, floor: float | None
+    ) -> None:
         self.values = model.denoised
         self._model, self._evaluated, self._optimism = model, evaluated, optimism
+        self._floor = floor
 
     def order(
         self, children: Sequence[Child], density: Density, rng: np.random.Generator
     ) -> Sequence[int]:
         model, evaluated = self._model, self._evaluated
-        # A morphism's child trains on top of its parent's training (NASObjective
-        # counts lineage_epochs the same way); an approximate one starts over.
-        budgets = [evaluated.epochs[c.parent] + (evaluated.lineage[c.parent] if c.exact else 0)
-                   for c in children]  # fmt: skip
+        # At the parents' budget: which child makes the equal-training front grow most.
+        budgets = None if self._floor is None else [self._floor] * len(children)
         # LEMONADE's premise: a morphism's child starts as its parent and trains on.
         at_most = np.array([
             model.denoised[c.parent] if evaluated.inherits and c.exact

@@ -71,9 +71,13 @@ class LemonadeSampler(ArchitectureSampler):
        operators, parents drawn ∝ 1 / density; the model only chooses among them.
        Warm-started children have trained longer than fresh networks (their
        ancestors' epochs and their own: user attr ``lineage_epochs``), so where
-       budgets differ the GP sees them and predicts a child at its parent's budget
-       plus its own (its own only, for an approximate morphism); otherwise the
-       smallest lineage, trained longest, would look like the best architecture. There, too, all children of one generation come from
+       budgets differ the GP sees them, and parents and children are compared at
+       the fewest epochs any trial trained (a fresh network's budget); otherwise the
+       smallest lineage, trained longest, would look like the best architecture
+       and push the fresh larger networks off the front of parents; and the parents
+       are the trials on either front, the de-noised one or that of the values the
+       trials reached, since a model of a few points extrapolated to another budget
+       can drop the largest networks from its front. There, too, all children of one generation come from
        one parent drawn ∝ 1 / density, and the model picks among those siblings (who
        share the parent's training): compared across lineages, the longest one's
        children always win and the front collapses onto the smallest networks.
@@ -168,6 +172,11 @@ class LemonadeSampler(ArchitectureSampler):
             evaluated = self._evaluated(study, complete)
             ranking = self._acceptance.fit(evaluated, self._rng)
             ranks = _leading_ranks(ranking.values, _PROPOSAL_ROUNDS)
+            if evaluated.budgets is not None:
+                # The model compares lineages at one budget, which few points extrapolate
+                # poorly: what the trials reached themselves stays a parent too, so the
+                # draw ∝ 1 / density keeps every size of the front growing.
+                ranks = np.minimum(ranks, _leading_ranks(evaluated.values, _PROPOSAL_ROUNDS))
             # A child another worker claimed meanwhile is skipped for the next acceptable
             # one. When every child of the front is taken (a small front, long searches),
             # the next non-domination rank joins the parents; then a random net.

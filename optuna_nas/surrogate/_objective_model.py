@@ -40,6 +40,10 @@ class ObjectiveModel:
         see each point's budget, so a small network with a long lineage of warm
         starts is not taken for a better architecture than larger ones that trained
         less.
+    compare_at:
+        With ``budgets``: the budget at which :attr:`denoised` is predicted for every
+        architecture, so that the front of the de-noised values compares networks at
+        equal training (default: each at its own budget).
 
     Attributes
     ----------
@@ -55,6 +59,7 @@ class ObjectiveModel:
         exact: Mapping[int, Callable[[Architecture], float]],
         rng: np.random.Generator,
         budgets: Sequence[float] | None = None,
+        compare_at: float | None = None,
     ) -> None:
         archs = list(archs)
         self._cheap = {m: exact[m] for m in range(values.shape[1]) if m in exact}
@@ -64,8 +69,9 @@ class ObjectiveModel:
             if m not in self._cheap
         }
         self.denoised = values.copy()
+        at = budgets if budgets is None or compare_at is None else [compare_at] * len(archs)
         for m, model in self._models.items():
-            self.denoised[:, m] = model.posterior_mean(archs, budgets)
+            self.denoised[:, m] = model.posterior_mean(archs, at)
 
     def improvement(
         self,

@@ -128,3 +128,23 @@ def test_n_initial_for_a_sampler_without_a_random_phase_is_a_note(tmp_path, monk
     code, err = _main(tmp_path, monkeypatch, capsys, "search", *argv, "--sampler", "random",
                       "--n-trials", "1", "--n-initial", "5", "--no-progress")  # fmt: skip
     assert code == 0 and "--n-initial does not apply to --sampler random" in err
+
+
+def test_a_search_runs_the_architectures_queued_in_a_new_study(tmp_path, monkeypatch, capfd):
+    # Queued (WAITING) trials are work for the search, not a foreign study's history.
+    from optuna_nas import NB201Space, create_study
+    from optuna_nas.cli import main
+
+    storage = f"sqlite:///{tmp_path}/optuna_nas.db"
+    space = NB201Space(channels=4, cells=1)
+    queued = create_study(["error", "params"], storage=storage, study_name="queued")
+    archs = [space.sample(seed) for seed in (1, 2)]
+    for arch in archs:
+        queued.enqueue_trial(space.to_params(arch))
+    monkeypatch.chdir(tmp_path)
+    argv = [x for kv in OPTIONS.items() for x in kv]
+    code = main(["search", *argv, "--study-name", "queued", "--n-trials", "2", "--no-progress"])
+    assert code == 0, capfd.readouterr().out
+    trials = optuna.load_study(study_name="queued", storage=storage).trials
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    assert [t.params for t in trials] == [space.to_params(a) for a in archs]

@@ -101,7 +101,10 @@ def test_a_search_on_a_ray_cluster_survives_a_killed_ray_worker(tmp_path):
     prints = fingerprints(trials)
     assert len(prints) == N_TRIALS and len(set(prints)) == N_TRIALS
     assert weights_problems(trials, tmp_path / "artifacts") == []
-    assert {t.user_attrs[keys.DEVICE] for t in trials} == {"cpu"}  # the cluster has no GPU
+    # The cluster has no GPU. A trial killed before it recorded its device has none.
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert {t.user_attrs[keys.DEVICE] for t in done} == {"cpu"}
+    assert {t.user_attrs.get(keys.DEVICE, "cpu") for t in trials} == {"cpu"}
 
 
 def _kill_a_busy_ray_worker(url, name, search, log, timeout=600) -> tuple[int, set[int]]:
