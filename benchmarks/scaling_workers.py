@@ -56,7 +56,7 @@ def run_config(url: str, workers: int, threads: int, n_trials: int, seed: int,
     command = [sys.executable, "-m", "optuna_nas.cli", "search", *search, "--storage", url,
                "--study-name", name, "--n-trials", str(n_trials), "--workers", str(workers),
                "--threads", str(threads)]  # fmt: skip
-    if "cuda" in search:
+    if search[search.index("--device") + 1] == "cuda":
         command += ["--trials-per-gpu", str(workers)]
     with tempfile.TemporaryDirectory() as workdir:
         start = time.perf_counter()

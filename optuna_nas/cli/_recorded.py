@@ -141,8 +141,9 @@ def recall_settings(
     settings = attrs.get(keys.SEARCH_SETTINGS)
     if settings is None:
         # Queued trials alone (``enqueue_trial``) are architectures for the search to run.
-        ran = storage.get_all_trials(study_id, deepcopy=False, states=_RAN)
-        if ran and not any(key in attrs for key in _OURS):
+        if not any(key in attrs for key in _OURS) and storage.get_all_trials(
+            study_id, deepcopy=False, states=_RAN
+        ):
             raise ValueError(
                 f"study {study_name!r} in {hide_password(args.storage)} is a plain Optuna study "
                 "with trials of its own; pass another --study-name for the search."
