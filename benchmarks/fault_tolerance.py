@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hashlib
 import os
 import random
 import signal
@@ -38,7 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmarks._report import emit, machine
 from benchmarks._servers import URLS, throwaway_study
 from optuna_nas.encoding import Architecture
-from optuna_nas.search._artifacts import download_weights, sha256
+from optuna_nas.search import download_weights
 from optuna_nas.workers import hide_password, storage_from_url
 
 SEARCH = ["--dataset", "synthetic", "--channels", "4", "--cells", "1", "--epochs", "1",
@@ -205,7 +206,8 @@ def weights_problems(trials: list[FrozenTrial], artifact_dir: Path) -> list[str]
         try:
             if digest is None:
                 raise ValueError("no weights_sha256 recorded")
-            if sha256(artifact_dir / trial.user_attrs["weights_artifact_id"]) != digest:
+            stored = artifact_dir / trial.user_attrs["weights_artifact_id"]
+            if hashlib.sha256(stored.read_bytes()).hexdigest() != digest:
                 raise ValueError("sha256 of the stored file differs")
             if not download_weights(store, trial):  # checks the digest again, loads the tensors
                 raise ValueError("no tensors")

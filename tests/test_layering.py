@@ -146,3 +146,20 @@ def test_the_subpackages_import_each_other_without_a_circle() -> None:
 
     circles = [c for a in sorted(graph) if (c := circle_from(a, [a]))]
     assert circles == [], " ; ".join(" -> ".join(c) for c in circles)
+
+
+def test_a_subpackage_is_reached_through_its_public_init() -> None:
+    # One public home per name: another subpackage's private module is its own business.
+    def private_elsewhere(name: str, imported: str) -> bool:
+        parts = imported.split(".")
+        target = known_area(imported)
+        return (target not in (None, "", area(name))
+                and any(p.startswith("_") for p in parts[2:]))  # fmt: skip
+
+    found = sorted(
+        f"{name} -> {imported}"
+        for name, imports in IMPORTS.items()
+        for imported in imports
+        if private_elsewhere(name, imported)
+    )
+    assert found == []

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from optuna_nas.cli._recorded import open_existing_storage
-from optuna_nas.final._records import final_records
+from optuna_nas.final import final_records
 from optuna_nas.objectives import format_value
 from optuna_nas.storage import keys
 from optuna_nas.workers import hide_password

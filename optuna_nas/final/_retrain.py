@@ -30,8 +30,7 @@ from optuna_nas.final._study import (
 )
 from optuna_nas.networks import build_network
 from optuna_nas.objectives import count_flops, count_params, get_objective, measure_latency
-from optuna_nas.search import create_study
-from optuna_nas.search._artifacts import upload_weights
+from optuna_nas.search import create_study, upload_weights
 from optuna_nas.storage import (
     complete_trial,
     create_running_trial,

@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from optuna_nas.data import ImageData, load_data
 from optuna_nas.final._recipe import final_config
 from optuna_nas.objectives import get_objective
-from optuna_nas.search._history import pareto_indices
+from optuna_nas.search import pareto_indices
 from optuna_nas.storage import keys
 from optuna_nas.training import TrainConfig
 

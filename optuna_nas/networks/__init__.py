@@ -12,6 +12,7 @@ from optuna_nas.networks._nb201 import NB201Cell, NB201Network
 from optuna_nas.networks._operations import (
     DARTS_FACTORIES,
     NB201_FACTORIES,
+    CostUnit,
     DilConv,
     FactorizedReduce,
     ReLUConvBN,
@@ -29,6 +30,7 @@ __all__ = [
     "inherit_weights",
     "transfer_weights",
     "TransferReport",
+    "CostUnit",
     "network_class",
     "DARTS_FACTORIES",
     "NB201_FACTORIES",

@@ -12,8 +12,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from optuna_nas.encoding import Architecture
-from optuna_nas.networks import build_network, network_class
-from optuna_nas.networks._operations import CostUnit
+from optuna_nas.networks import CostUnit, build_network, network_class
 
 InputShape = tuple[int, int, int]
 

@@ -1,5 +1,6 @@
 """The search loop's pieces shared by every sampler: the objective, the study, the history."""
 
+from optuna_nas.search._artifacts import download_weights, upload_weights
 from optuna_nas.search._history import (
     CheapObjective,
     TrialArchitectures,
@@ -22,9 +23,11 @@ __all__ = [
     "TrialLog",
     "cheap_objectives",
     "create_study",
+    "download_weights",
     "exact_columns",
     "minimised_values",
     "nondomination_ranks",
     "pareto_indices",
     "trial_summary",
+    "upload_weights",
 ]
