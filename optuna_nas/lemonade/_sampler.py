@@ -80,7 +80,12 @@ class LemonadeSampler(ArchitectureSampler):
        can drop the largest networks from its front. There, too, all children of one generation come from
        one parent drawn ∝ 1 / density, and the model picks among those siblings (who
        share the parent's training): compared across lineages, the longest one's
-       children always win and the front collapses onto the smallest networks.
+       children always win and the front collapses onto the smallest networks. It
+       picks among the siblings in the parent's part of the front only (cheap costs
+       nearer to it than to any other parent; beyond it, for a parent at an end of the
+       front): otherwise the largest network's cheaper copies, which fill the middle
+       of the front at once, win every time it is drawn and the front never grows
+       past the largest network of the random phase.
        Where all trials trained alike nothing changes. And where the objective
        warm-starts children (study user attr ``nas:inherits``, set by
        ``NASObjective``), a network morphism's child is predicted no worse than its
@@ -238,6 +243,10 @@ class LemonadeSampler(ArchitectureSampler):
         else:
             picks = draw()
         candidates = self._children(evaluated, parents, picks, taken)
+        if one_parent:
+            # The draw chose which part of the front grows; a child that leaves it (the
+            # largest parent's pruned copy) would grow another part instead.
+            candidates = _in_part(candidates, evaluated, parent_costs, picks[0]) or candidates
         if not candidates and one_parent:  # the drawn parent has no new child: everyone's
             candidates = self._children(evaluated, parents, draw(), taken)
         if not candidates:
@@ -262,6 +271,35 @@ class LemonadeSampler(ArchitectureSampler):
             if applied and arch.fingerprint not in taken:
                 children.setdefault(arch.fingerprint, Child(arch, int(parents[i]), tuple(applied)))
         return list(children.values())
+
+
+def _in_part(
+    children: list[Child], evaluated: Evaluated, parent_costs: np.ndarray, drawn: int
+) -> list[Child]:
+    """The children in parent ``drawn``'s part of the front, by their cheap costs.
+
+    A parent's part is the region its draw ∝ 1 / density stands for: the costs nearer
+    to it than to any other parent (in the log space of the density), and for a parent
+    at an end of the front in some cost, only beyond that end, where the front is
+    still empty (where the space has nothing beyond, its nearest children). So the
+    largest network's children grow it; without that its cheaper copies, which fill
+    the middle of the front at once, win every time it is drawn.
+    """
+    if not children:
+        return []
+    logs = np.log1p(np.maximum(parent_costs, 0.0))
+    costs = np.log1p(np.maximum([[f(c.arch) for f in evaluated.costs] for c in children], 0.0))
+    distance = np.linalg.norm(costs[:, None] - logs[None], axis=2)
+    nearest = distance[:, drawn] <= distance.min(axis=1)
+    beyond = nearest.copy()
+    own, spread = logs[drawn], np.ptp(logs, axis=0) > 0
+    for j in np.flatnonzero(spread & (own >= logs.max(axis=0))):
+        beyond &= costs[:, j] > own[j]
+    for j in np.flatnonzero(spread & (own <= logs.min(axis=0))):
+        beyond &= costs[:, j] < own[j]
+    # Nothing beyond an end (the space's smallest network): its nearest children.
+    inside = beyond if beyond.any() else nearest
+    return [c for c, keep in zip(children, inside, strict=True) if keep]
 
 
 def _leading_ranks(values: np.ndarray, fronts: int) -> np.ndarray:
