@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=args.study_name, storage=args.storage)
+    recorded_space(study)  # a study this cannot replay is named before any ask
     n_initial = args.n_initial or study.user_attrs[keys.SEARCH_SETTINGS].get("n_initial")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     params = {t.number: int(t.values[1]) for t in complete}
