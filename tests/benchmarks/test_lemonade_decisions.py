@@ -3,14 +3,8 @@ import pytest
 
 from benchmarks import lemonade_decisions
 from optuna_nas import NB201Space
-from optuna_nas.encoding import Architecture
-from optuna_nas.objectives import count_params
 from optuna_nas.storage import keys
-
-
-def _uniform(channels, op):
-    return Architecture("nb201", [[(op, 0)], [(op, 0), (op, 1)], [(op, 0), (op, 1), (op, 2)]],
-                        None, channels, 1)  # fmt: skip
+from tests.lineages import add_lineage_trials, uniform_cell
 
 
 def _searched_study(storage):
@@ -20,16 +14,10 @@ def _searched_study(storage):
     study.set_user_attr(keys.SEARCH_SETTINGS, {"space": "nb201", "channels": [8, 16],
                                                "cells": [1], "nodes": 4, "n_initial": 4})  # fmt: skip
     study.set_user_attr(keys.STUDY_INPUT_SHAPE, [1, 28, 28])
-    study.set_user_attr(keys.STUDY_INHERITS, True)
-    rows = [(_uniform(8, "skip_connect"), 0.12, 2), (_uniform(8, "nor_conv_1x1"), 0.10, 2),
-            (_uniform(16, "nor_conv_1x1"), 0.08, 6), (_uniform(8, "avg_pool_3x3"), 0.14, 2),
-            (_uniform(8, "nor_conv_3x3"), 0.09, 4)]  # fmt: skip
-    for arch, error, lineage in rows:
-        study.add_trial(optuna.trial.create_trial(
-            params=space.to_params(arch), distributions=space.distributions(),
-            values=[error, count_params(arch, (1, 28, 28))],
-            user_attrs={keys.EPOCHS: 2, keys.LINEAGE_EPOCHS: lineage},
-        ))  # fmt: skip
+    rows = [(uniform_cell(8, "skip_connect"), 0.12, 2), (uniform_cell(8, "nor_conv_1x1"), 0.10, 2),
+            (uniform_cell(16, "nor_conv_1x1"), 0.08, 6), (uniform_cell(8, "avg_pool_3x3"), 0.14, 2),
+            (uniform_cell(8, "nor_conv_3x3"), 0.09, 4)]  # fmt: skip
+    add_lineage_trials(study, space, rows)
     return study
 
 

@@ -11,11 +11,11 @@ from optuna.study._multi_objective import _fast_non_domination_rank
 from optuna.trial import TrialState
 
 from optuna_nas import NB201Space, create_study
-from optuna_nas.encoding import Architecture
 from optuna_nas.lemonade import OPERATORS, LemonadeSampler
 from optuna_nas.lemonade._sampler import _leading_ranks
 from optuna_nas.objectives import count_params
 from optuna_nas.storage import keys
+from tests.lineages import add_lineage_trials, uniform_cell
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -159,32 +159,19 @@ def test_with_warm_starts_a_morphisms_child_is_predicted_no_worse_than_its_paren
 
 
 def _lineage_study(sampler, rows):
-    """A study of completed trials ``(arch, error, lineage_epochs)``, as warm starts leave it."""
-    space = sampler._space
     study = create_study(["error", "params"], sampler=sampler)
-    for arch, error, lineage in rows:
-        study.add_trial(optuna.trial.create_trial(
-            params=space.to_params(arch), distributions=space.distributions(),
-            values=[error, count_params(arch, (1, 28, 28))],
-            user_attrs={keys.EPOCHS: 2, keys.LINEAGE_EPOCHS: lineage},
-        ))  # fmt: skip
-    study.set_user_attr(keys.STUDY_INHERITS, True)
+    add_lineage_trials(study, sampler._space, rows)
     return study
-
-
-def _uniform(channels, op):
-    return Architecture("nb201", [[(op, 0)], [(op, 0), (op, 1)], [(op, 0), (op, 1), (op, 2)]],
-                        None, channels, 1)  # fmt: skip
 
 
 def test_where_lineages_differ_each_generation_grows_its_parents_part_of_the_front():
     space = NB201Space(channels=(8, 16), cells=(1,))
-    small, middle, large = (_uniform(8, "skip_connect"), _uniform(8, "nor_conv_1x1"),
-                            _uniform(16, "nor_conv_1x1"))  # fmt: skip
+    small, middle, large = (uniform_cell(8, "skip_connect"), uniform_cell(8, "nor_conv_1x1"),
+                            uniform_cell(16, "nor_conv_1x1"))  # fmt: skip
     # The large network trained longest and is best: its cheaper copies would fill the
     # gap to the middle at once, and would win every generation drawn from it.
     rows = [(small, 0.12, 2), (middle, 0.10, 2), (large, 0.08, 6),
-            (_uniform(8, "avg_pool_3x3"), 0.14, 2)]  # fmt: skip
+            (uniform_cell(8, "avg_pool_3x3"), 0.14, 2)]  # fmt: skip
     size = {a: count_params(a, (1, 28, 28)) for a, *_ in rows}
     children: dict[int, list[int]] = {}
     for seed in range(16):
